@@ -1,0 +1,1 @@
+//! Benchmarks and the seeded SLI workload generator.
