@@ -8,6 +8,8 @@
 //! Read path: `Engine::snapshot` → `read` (head + segments, merged by label set).
 
 pub mod error;
+pub mod head;
+pub mod index;
 pub mod types;
 
 pub use error::{Error, Result};

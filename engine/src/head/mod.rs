@@ -1,0 +1,500 @@
+//! The head: every series that received samples recently, with the samples
+//! newer than the last flush, indexed by label.
+//!
+//! Series live in shards keyed by the label-set hash (one read lock per
+//! series per batch to resolve it); each series guards its samples with its
+//! own mutex; the label index is one `RwLock` written only when series come
+//! and go. Invariant: every sample stored here is newer than
+//! `persisted_through` once truncation has caught up; readers skip the rest.
+
+mod postings;
+mod series;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+pub use series::MemSeries;
+pub(crate) use series::{AppendBounds, Placement, SeriesData};
+
+use crate::index::{self, Matcher};
+use crate::types::{
+    AppendOutcome, LabelLimits, Labels, RejectReason, SeriesBatch, SeriesKind, SeriesRejection,
+    TimestampMs, WriteBatch,
+};
+use postings::MemPostings;
+
+const SHARDS: usize = 64;
+
+/// Head settings, each default with its reason.
+#[derive(Clone, Debug)]
+pub struct HeadOptions {
+    /// How far behind a series' newest sample a late sample is still
+    /// accepted. 1 hour: covers agents that buffer through a network outage
+    /// and remote-write retries, while keeping at most an hour of data
+    /// unflushable.
+    pub ooo_window_ms: i64,
+    /// Most series the head holds at once. 5 million: far above what one
+    /// node serves well, low enough to stop a cardinality explosion before the
+    /// machine runs out of memory.
+    pub max_series: usize,
+    pub label_limits: LabelLimits,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions {
+            ooo_window_ms: 3_600_000,
+            max_series: 5_000_000,
+            label_limits: LabelLimits::default(),
+        }
+    }
+}
+
+/// The label-set hash is already a good hash: use it as is.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type HashIndexed<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
+#[derive(Default)]
+struct Shard {
+    by_hash: HashIndexed<Arc<MemSeries>>,
+    /// Series whose label hash collides with another's (vanishingly rare,
+    /// but correctness must not depend on it).
+    collided: Vec<Arc<MemSeries>>,
+}
+
+impl Shard {
+    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        match self.by_hash.get(&hash) {
+            Some(s) if s.labels == *labels => Some(s),
+            Some(_) => self.collided.iter().find(|s| s.labels == *labels),
+            None => None,
+        }
+    }
+}
+
+/// The samples of one batch series that the head stored, for the WAL.
+pub(crate) struct Stored<'a> {
+    pub series: Arc<MemSeries>,
+    pub kind: SeriesKind,
+    pub timestamps: Cow<'a, [TimestampMs]>,
+    pub values: Cow<'a, [f64]>,
+}
+
+/// A sample at or before `persisted_through`: the engine checks it against
+/// the segments (a retry of a flushed sample is a duplicate, not an error).
+pub(crate) struct LateSample {
+    pub series: Arc<MemSeries>,
+    pub timestamp: TimestampMs,
+    pub value: f64,
+}
+
+pub(crate) struct HeadAppend<'a> {
+    pub stored: Vec<Stored<'a>>,
+    pub late: Vec<LateSample>,
+}
+
+pub struct Head {
+    opts: HeadOptions,
+    shards: Box<[RwLock<Shard>]>,
+    by_id: RwLock<HashIndexed<Arc<MemSeries>>>,
+    postings: RwLock<MemPostings>,
+    next_id: AtomicU32,
+    series_count: AtomicUsize,
+    persisted_through: AtomicI64,
+    max_t: AtomicI64,
+}
+
+/// Counts for `inspect` and `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct HeadStats {
+    pub series: usize,
+    pub samples: u64,
+    pub sample_bytes: u64,
+    pub min_t: Option<TimestampMs>,
+    pub max_t: Option<TimestampMs>,
+}
+
+impl Head {
+    pub fn new(opts: HeadOptions, persisted_through: TimestampMs) -> Head {
+        Head {
+            opts,
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_id: RwLock::default(),
+            postings: RwLock::default(),
+            next_id: AtomicU32::new(1),
+            series_count: AtomicUsize::new(0),
+            persisted_through: AtomicI64::new(persisted_through),
+            max_t: AtomicI64::new(TimestampMs::MIN),
+        }
+    }
+
+    pub fn options(&self) -> &HeadOptions {
+        &self.opts
+    }
+
+    /// Samples at or before this time are in segments.
+    pub fn persisted_through(&self) -> TimestampMs {
+        self.persisted_through.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_persisted_through(&self, t: TimestampMs) {
+        self.persisted_through.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// The newest sample time the head has seen.
+    pub fn max_time(&self) -> Option<TimestampMs> {
+        Some(self.max_t.load(Ordering::Acquire)).filter(|&t| t != TimestampMs::MIN)
+    }
+
+    fn shard(&self, hash: u64) -> &RwLock<Shard> {
+        &self.shards[(hash >> 58) as usize % SHARDS]
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.series_count.load(Ordering::Relaxed)
+    }
+
+    /// Looks the series up, creating it (within the limits) when new.
+    pub(crate) fn get_or_create(
+        &self,
+        labels: &Labels,
+        enforce_limits: bool,
+    ) -> Result<Arc<MemSeries>, RejectReason> {
+        let hash = labels.hash64();
+        let shard = self.shard(hash);
+        if let Some(s) = shard.read().get(hash, labels) {
+            return Ok(Arc::clone(s));
+        }
+        if enforce_limits {
+            labels.validate(&self.opts.label_limits)?;
+        }
+        let mut guard = shard.write();
+        if let Some(s) = guard.get(hash, labels) {
+            return Ok(Arc::clone(s));
+        }
+        if enforce_limits && self.series_count() >= self.opts.max_series {
+            return Err(RejectReason::SeriesLimit {
+                limit: self.opts.max_series,
+            });
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let series = Arc::new(MemSeries::new(id, labels.clone(), SeriesKind::Unknown));
+        if guard.by_hash.contains_key(&hash) {
+            guard.collided.push(Arc::clone(&series));
+        } else {
+            guard.by_hash.insert(hash, Arc::clone(&series));
+        }
+        drop(guard);
+        self.by_id
+            .write()
+            .insert(u64::from(id), Arc::clone(&series));
+        self.postings.write().add(id, labels);
+        self.series_count.fetch_add(1, Ordering::Relaxed);
+        Ok(series)
+    }
+
+    /// Stores what it can of a batch and reports the rest in `out`. Each
+    /// series of the batch is resolved once; its samples are inserted under
+    /// its lock.
+    pub(crate) fn append<'a>(
+        &self,
+        batch: &'a WriteBatch,
+        out: &mut AppendOutcome,
+    ) -> HeadAppend<'a> {
+        let bounds = AppendBounds {
+            persisted_through: self.persisted_through(),
+            ooo_window_ms: self.opts.ooo_window_ms,
+        };
+        let mut result = HeadAppend {
+            stored: Vec::with_capacity(batch.series.len()),
+            late: Vec::new(),
+        };
+        let mut batch_max = TimestampMs::MIN;
+        for sb in &batch.series {
+            if sb.timestamps.len() != sb.values.len() {
+                reject_series(
+                    out,
+                    sb,
+                    RejectReason::LengthMismatch {
+                        timestamps: sb.timestamps.len(),
+                        values: sb.values.len(),
+                    },
+                );
+                continue;
+            }
+            if sb.timestamps.is_empty() {
+                continue;
+            }
+            let series = match self.get_or_create(&sb.labels, true) {
+                Ok(s) => s,
+                Err(reason) => {
+                    reject_series(out, sb, reason);
+                    continue;
+                }
+            };
+            let mut rejections = Rejections::default();
+            let stored = {
+                let mut data = series.data.lock();
+                if let Err(reason) = data.reconcile_kind(sb.kind) {
+                    drop(data);
+                    reject_series(out, sb, reason);
+                    continue;
+                }
+                let kind = data.kind;
+                let (ts, vs) =
+                    insert_samples(&mut data, sb, bounds, out, &mut rejections, &mut |t, v| {
+                        result.late.push(LateSample {
+                            series: Arc::clone(&series),
+                            timestamp: t,
+                            value: v,
+                        })
+                    });
+                if let Some(&t) = ts.last() {
+                    batch_max = batch_max.max(t);
+                }
+                (kind, ts, vs)
+            };
+            rejections.flush_into(out, &sb.labels);
+            let (kind, timestamps, values) = stored;
+            if !timestamps.is_empty() {
+                result.stored.push(Stored {
+                    series,
+                    kind,
+                    timestamps,
+                    values,
+                });
+            }
+        }
+        if batch_max != TimestampMs::MIN {
+            self.max_t.fetch_max(batch_max, Ordering::AcqRel);
+        }
+        result
+    }
+
+    /// Re-inserts samples from the WAL. Samples already in segments are
+    /// skipped; the out-of-order window does not apply again.
+    pub(crate) fn replay(
+        &self,
+        series: &MemSeries,
+        kind: SeriesKind,
+        ts: &[TimestampMs],
+        vals: &[f64],
+    ) {
+        let cut = self.persisted_through();
+        let mut data = series.data.lock();
+        if data.kind == SeriesKind::Unknown {
+            data.kind = kind;
+        }
+        let mut max = TimestampMs::MIN;
+        for (&t, &v) in ts.iter().zip(vals) {
+            if t > cut {
+                data.replay(t, v);
+                max = max.max(t);
+            }
+        }
+        drop(data);
+        if max != TimestampMs::MIN {
+            self.max_t.fetch_max(max, Ordering::AcqRel);
+        }
+    }
+
+    /// The head series the matchers select (in no particular order).
+    pub fn select(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
+        let ids = index::select(&*self.postings.read(), matchers);
+        let by_id = self.by_id.read();
+        ids.iter()
+            .filter_map(|id| by_id.get(&u64::from(id)).cloned())
+            .collect()
+    }
+
+    pub fn label_names(&self) -> Vec<String> {
+        self.postings
+            .read()
+            .label_names()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.postings
+            .read()
+            .values(name)
+            .map(|(v, _)| v.to_string())
+            .collect()
+    }
+
+    /// Every series, for flushing.
+    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        self.by_id.read().values().cloned().collect()
+    }
+
+    /// Drops samples at or before `cut` (now in segments) and forgets series
+    /// that have had no sample for `idle_ms` before the cut.
+    pub(crate) fn truncate_through(&self, cut: TimestampMs, idle_ms: i64) -> usize {
+        let mut idle = Vec::new();
+        for s in self.all_series() {
+            let mut data = s.data.lock();
+            data.truncate_through(cut);
+            if data.ts.is_empty() && data.max_t <= cut.saturating_sub(idle_ms) {
+                idle.push(Arc::clone(&s));
+            }
+        }
+        for s in &idle {
+            let hash = s.labels.hash64();
+            let mut shard = self.shard(hash).write();
+            // The series may have received a sample since the scan.
+            if !s.data.lock().ts.is_empty() {
+                continue;
+            }
+            let in_main = shard.by_hash.get(&hash).is_some_and(|x| Arc::ptr_eq(x, s));
+            if in_main {
+                shard.by_hash.remove(&hash);
+                if let Some(pos) = shard
+                    .collided
+                    .iter()
+                    .position(|c| c.labels.hash64() == hash)
+                {
+                    let promoted = shard.collided.swap_remove(pos);
+                    shard.by_hash.insert(hash, promoted);
+                }
+            } else {
+                shard.collided.retain(|c| !Arc::ptr_eq(c, s));
+            }
+            drop(shard);
+            self.by_id.write().remove(&u64::from(s.id));
+            self.postings.write().remove(s.id, &s.labels);
+            self.series_count.fetch_sub(1, Ordering::Relaxed);
+        }
+        idle.len()
+    }
+
+    pub fn stats(&self) -> HeadStats {
+        let cut = self.persisted_through();
+        let mut st = HeadStats {
+            series: self.series_count(),
+            ..HeadStats::default()
+        };
+        for s in self.all_series() {
+            let data = s.data.lock();
+            let r = data.range(cut, TimestampMs::MAX);
+            if r.is_empty() {
+                continue;
+            }
+            st.samples += r.len() as u64;
+            st.sample_bytes += data.sample_bytes() as u64;
+            let (lo, hi) = (data.ts[r.start], data.ts[r.end - 1]);
+            st.min_t = Some(st.min_t.map_or(lo, |m| m.min(lo)));
+            st.max_t = Some(st.max_t.map_or(hi, |m| m.max(hi)));
+        }
+        st
+    }
+}
+
+/// Inserts a batch series' samples; returns the stored ones. The common case
+/// (sorted, all newer than the series) borrows the batch's columns.
+fn insert_samples<'a>(
+    data: &mut SeriesData,
+    sb: &'a SeriesBatch,
+    bounds: AppendBounds,
+    out: &mut AppendOutcome,
+    rejections: &mut Rejections,
+    late: &mut dyn FnMut(TimestampMs, f64),
+) -> (Cow<'a, [TimestampMs]>, Cow<'a, [f64]>) {
+    let ts = &sb.timestamps;
+    let vs = &sb.values;
+    let fast = ts[0] > data.max_t
+        && ts[0] > bounds.persisted_through
+        && data.ts.last().is_none_or(|&l| ts[0] > l)
+        && ts.windows(2).all(|w| w[0] < w[1]);
+    if fast {
+        data.ts.extend_from_slice(ts);
+        data.vals.extend_from_slice(vs);
+        data.max_t = ts[ts.len() - 1];
+        out.accepted += ts.len() as u64;
+        return (Cow::Borrowed(ts), Cow::Borrowed(vs));
+    }
+    let mut order: Vec<usize> = (0..ts.len()).collect();
+    order.sort_by_key(|&i| ts[i]);
+    let mut sts = Vec::new();
+    let mut svs = Vec::new();
+    for i in order {
+        let (t, v) = (ts[i], vs[i]);
+        match data.insert(t, v, bounds) {
+            Ok(Placement::Stored) => {
+                out.accepted += 1;
+                sts.push(t);
+                svs.push(v);
+            }
+            Ok(Placement::Duplicate) => out.duplicates += 1,
+            Err(RejectReason::AlreadyPersisted { .. }) => late(t, v),
+            Err(reason) => rejections.add(t, reason),
+        }
+    }
+    (Cow::Owned(sts), Cow::Owned(svs))
+}
+
+/// Refusals of one series, grouped by reason: the first instance of each
+/// reason and how many samples it covered.
+#[derive(Default)]
+pub(crate) struct Rejections(Vec<(RejectReason, TimestampMs, u64)>);
+
+impl Rejections {
+    pub fn add(&mut self, t: TimestampMs, reason: RejectReason) {
+        let d = std::mem::discriminant(&reason);
+        match self
+            .0
+            .iter_mut()
+            .find(|(r, _, _)| std::mem::discriminant(r) == d)
+        {
+            Some(entry) => entry.2 += 1,
+            None => self.0.push((reason, t, 1)),
+        }
+    }
+
+    pub fn flush_into(self, out: &mut AppendOutcome, labels: &Labels) {
+        for (reason, t, n) in self.0 {
+            out.rejected_samples += n;
+            out.rejected.push(SeriesRejection {
+                labels: labels.clone(),
+                timestamp: Some(t),
+                samples: n,
+                reason,
+            });
+        }
+    }
+}
+
+fn reject_series(out: &mut AppendOutcome, sb: &SeriesBatch, reason: RejectReason) {
+    let n = sb.timestamps.len().max(sb.values.len()) as u64;
+    out.rejected_samples += n;
+    out.rejected.push(SeriesRejection {
+        labels: sb.labels.clone(),
+        timestamp: None,
+        samples: n,
+        reason,
+    });
+}
+
+#[cfg(test)]
+mod tests;

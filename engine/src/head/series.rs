@@ -1,0 +1,287 @@
+//! One in-memory series: its samples not yet written to a segment, kept sorted
+//! by timestamp, and the rules that decide which incoming samples are stored.
+
+use parking_lot::Mutex;
+
+use crate::types::{Labels, RejectReason, SeriesKind, TimestampMs};
+
+/// A series in the head. `id` is dense and in-memory only (it is not stable
+/// across restarts; the WAL maps it per file).
+#[derive(Debug)]
+pub struct MemSeries {
+    pub id: u32,
+    pub labels: Labels,
+    pub(crate) data: Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    pub(crate) fn new(id: u32, labels: Labels, kind: SeriesKind) -> MemSeries {
+        MemSeries {
+            id,
+            labels,
+            data: Mutex::new(SeriesData::new(kind)),
+        }
+    }
+
+    pub fn kind(&self) -> SeriesKind {
+        self.data.lock().kind
+    }
+}
+
+/// The mutable part of a series, behind its mutex.
+#[derive(Debug)]
+pub(crate) struct SeriesData {
+    pub kind: SeriesKind,
+    /// Sorted, strictly increasing. May still hold samples at or before the
+    /// head's cut until they are truncated after a flush; readers skip them.
+    pub ts: Vec<TimestampMs>,
+    /// `vals[i]` belongs to `ts[i]`; compared and stored by bit pattern.
+    pub vals: Vec<f64>,
+    /// The newest timestamp ever accepted, kept after truncation: the
+    /// out-of-order window is measured back from it.
+    pub max_t: TimestampMs,
+}
+
+/// Where an incoming sample went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placement {
+    Stored,
+    Duplicate,
+}
+
+/// The bounds an incoming sample must respect.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AppendBounds {
+    /// Samples at or before this time are already in segments.
+    pub persisted_through: TimestampMs,
+    /// How far behind the series' newest sample a sample may be.
+    pub ooo_window_ms: i64,
+}
+
+impl SeriesData {
+    pub fn new(kind: SeriesKind) -> SeriesData {
+        SeriesData {
+            kind,
+            ts: Vec::new(),
+            vals: Vec::new(),
+            max_t: TimestampMs::MIN,
+        }
+    }
+
+    /// Checks the series kind a writer declares against the stored one. An
+    /// unknown kind on either side is compatible; a known kind fills in an
+    /// unknown one.
+    pub fn reconcile_kind(&mut self, new: SeriesKind) -> Result<(), RejectReason> {
+        match (self.kind, new) {
+            (_, SeriesKind::Unknown) => Ok(()),
+            (SeriesKind::Unknown, k) => {
+                self.kind = k;
+                Ok(())
+            }
+            (a, b) if a == b => Ok(()),
+            (stored, new) => Err(RejectReason::KindMismatch { stored, new }),
+        }
+    }
+
+    /// Stores one sample or says why not. Samples at or before
+    /// `persisted_through` are never stored here; the caller resolves them
+    /// against the segments.
+    pub fn insert(
+        &mut self,
+        t: TimestampMs,
+        v: f64,
+        bounds: AppendBounds,
+    ) -> Result<Placement, RejectReason> {
+        if t <= bounds.persisted_through {
+            return Err(RejectReason::AlreadyPersisted {
+                timestamp: t,
+                persisted_through: bounds.persisted_through,
+            });
+        }
+        if t > self.max_t {
+            if self.ts.last().is_none_or(|&last| t > last) {
+                self.ts.push(t);
+                self.vals.push(v);
+                self.max_t = t;
+                return Ok(Placement::Stored);
+            }
+            // `max_t` trails the last sample only after a truncation that
+            // removed everything; fall through to the sorted insert.
+        }
+        match self.ts.binary_search(&t) {
+            Ok(i) => {
+                let stored = self.vals[i].to_bits();
+                if stored == v.to_bits() {
+                    Ok(Placement::Duplicate)
+                } else {
+                    Err(RejectReason::Conflict {
+                        timestamp: t,
+                        stored,
+                        new: v.to_bits(),
+                    })
+                }
+            }
+            Err(i) => {
+                if self.max_t != TimestampMs::MIN
+                    && t < self.max_t.saturating_sub(bounds.ooo_window_ms)
+                {
+                    return Err(RejectReason::TooOld {
+                        timestamp: t,
+                        series_max: self.max_t,
+                        window_ms: bounds.ooo_window_ms,
+                    });
+                }
+                self.ts.insert(i, t);
+                self.vals.insert(i, v);
+                self.max_t = self.max_t.max(t);
+                Ok(Placement::Stored)
+            }
+        }
+    }
+
+    /// Inserts a sample replayed from the WAL: it was accepted once, so the
+    /// out-of-order window does not apply again; duplicates are dropped.
+    pub fn replay(&mut self, t: TimestampMs, v: f64) {
+        match self.ts.last() {
+            Some(&last) if t <= last => {
+                if let Err(i) = self.ts.binary_search(&t) {
+                    self.ts.insert(i, t);
+                    self.vals.insert(i, v);
+                }
+            }
+            _ => {
+                self.ts.push(t);
+                self.vals.push(v);
+            }
+        }
+        self.max_t = self.max_t.max(t);
+    }
+
+    /// Removes samples at or before `cut` (they are in a segment now).
+    pub fn truncate_through(&mut self, cut: TimestampMs) {
+        let n = self.ts.partition_point(|&t| t <= cut);
+        if n == 0 {
+            return;
+        }
+        self.ts.drain(..n);
+        self.vals.drain(..n);
+        if self.ts.capacity() > 64 && self.ts.capacity() > 4 * self.ts.len() {
+            self.ts.shrink_to_fit();
+            self.vals.shrink_to_fit();
+        }
+    }
+
+    /// The index range of samples with `lo < t <= hi`.
+    pub fn range(&self, lo_exclusive: TimestampMs, hi: TimestampMs) -> std::ops::Range<usize> {
+        let a = self.ts.partition_point(|&t| t <= lo_exclusive);
+        let b = self.ts.partition_point(|&t| t <= hi);
+        a..b.max(a)
+    }
+
+    /// Bytes held for samples (length, not capacity).
+    pub fn sample_bytes(&self) -> usize {
+        self.ts.len() * 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: AppendBounds = AppendBounds {
+        persisted_through: 1000,
+        ooo_window_ms: 100,
+    };
+
+    #[test]
+    fn in_order_out_of_order_duplicate_conflict() {
+        let mut s = SeriesData::new(SeriesKind::Counter);
+        assert_eq!(s.insert(2000, 1.0, B), Ok(Placement::Stored));
+        assert_eq!(s.insert(2010, 2.0, B), Ok(Placement::Stored));
+        // within the window, out of order
+        assert_eq!(s.insert(1950, 0.5, B), Ok(Placement::Stored));
+        assert_eq!(s.ts, vec![1950, 2000, 2010]);
+        // same time, same bits: a retried write is a no-op
+        assert_eq!(s.insert(2000, 1.0, B), Ok(Placement::Duplicate));
+        // same time, other value
+        assert!(matches!(
+            s.insert(2000, 1.5, B),
+            Err(RejectReason::Conflict {
+                timestamp: 2000,
+                ..
+            })
+        ));
+        // older than the window
+        assert!(matches!(
+            s.insert(1900, 0.1, B),
+            Err(RejectReason::TooOld {
+                timestamp: 1900,
+                series_max: 2010,
+                window_ms: 100
+            })
+        ));
+        // persisted range
+        assert!(matches!(
+            s.insert(1000, 0.1, B),
+            Err(RejectReason::AlreadyPersisted {
+                timestamp: 1000,
+                ..
+            })
+        ));
+        assert_eq!(s.vals, vec![0.5, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn values_compare_by_bits() {
+        let mut s = SeriesData::new(SeriesKind::Gauge);
+        let stale = f64::from_bits(crate::types::STALE_NAN_BITS);
+        assert_eq!(s.insert(2000, stale, B), Ok(Placement::Stored));
+        assert_eq!(s.insert(2000, stale, B), Ok(Placement::Duplicate));
+        assert!(s.insert(2000, f64::NAN, B).is_err());
+        assert_eq!(s.insert(2001, 0.0, B), Ok(Placement::Stored));
+        assert!(s.insert(2001, -0.0, B).is_err());
+        assert_eq!(s.vals[0].to_bits(), crate::types::STALE_NAN_BITS);
+    }
+
+    #[test]
+    fn truncate_keeps_window_reference() {
+        let mut s = SeriesData::new(SeriesKind::Counter);
+        for t in [1100, 1200, 1300] {
+            s.insert(t, t as f64, B).unwrap();
+        }
+        s.truncate_through(1300);
+        assert!(s.ts.is_empty());
+        let b = AppendBounds {
+            persisted_through: 1300,
+            ooo_window_ms: 100,
+        };
+        assert!(matches!(
+            s.insert(1300, 1.0, b),
+            Err(RejectReason::AlreadyPersisted { .. })
+        ));
+        assert_eq!(s.insert(1350, 1.0, b), Ok(Placement::Stored));
+        assert_eq!(s.insert(1320, 1.0, b), Ok(Placement::Stored));
+        assert_eq!(s.ts, vec![1320, 1350]);
+    }
+
+    #[test]
+    fn kinds_reconcile() {
+        let mut s = SeriesData::new(SeriesKind::Unknown);
+        assert_eq!(s.reconcile_kind(SeriesKind::Counter), Ok(()));
+        assert_eq!(s.kind, SeriesKind::Counter);
+        assert_eq!(s.reconcile_kind(SeriesKind::Unknown), Ok(()));
+        assert!(s.reconcile_kind(SeriesKind::Gauge).is_err());
+    }
+
+    #[test]
+    fn replay_ignores_window_and_drops_duplicates() {
+        let mut s = SeriesData::new(SeriesKind::Counter);
+        s.replay(5000, 1.0);
+        s.replay(10, 0.5);
+        s.replay(5000, 1.0);
+        assert_eq!(s.ts, vec![10, 5000]);
+        assert_eq!(s.max_t, 5000);
+        assert_eq!(s.range(10, 5000), 1..2);
+        assert_eq!(s.range(i64::MIN, 9), 0..0);
+    }
+}
