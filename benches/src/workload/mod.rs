@@ -9,6 +9,8 @@
 //! - `emit`: series emission; one *unit* (a pod+endpoint's counters and
 //!   histogram, or a pod's gauges) is drawn from one seeded stream.
 //! - `batches`: time-ordered iteration ([`Workload::batches`]).
+//! - [`info`]: [`information_content`], the yardstick for bytes on disk.
+//! - `exact`: reference answers ([`Workload::increase`]).
 //!
 //! The series of one pod and endpoint:
 //! `http_requests_total{code}` (counter, one per status code),
@@ -26,9 +28,11 @@
 //! promised stable across major versions).
 
 pub mod config;
+pub mod info;
 
 mod batches;
 mod emit;
+mod exact;
 mod latency;
 mod plan;
 
@@ -36,6 +40,8 @@ use nines_engine::{Labels, SeriesBatch, TimestampMs};
 
 pub use batches::Batches;
 pub use config::{ConfigError, WorkloadConfig, DEFAULT_START_MS};
+pub use exact::{contract_increase, SeriesSelector};
+pub use info::{information_content, InfoContent, InfoTotals};
 
 use emit::{Unit, UnitKind};
 use plan::Plan;

@@ -343,6 +343,49 @@ fn jitter_and_gaps_appear_at_about_the_configured_rates() {
 }
 
 #[test]
+fn reference_increase_is_additive_and_sums_the_selected_series() {
+    let w = Workload::new(tiny()).unwrap();
+    let each = collect_each(&w);
+    let service = w.plan.services[0].name.clone();
+    let sel = SeriesSelector::new("http_requests_total")
+        .with("service", service.as_str())
+        .with("code", "500");
+    let (a, c) = (w.config().start_ms, w.end_ms() + 10);
+    let cuts: Vec<i64> = (0..=24).map(|h| a + h * HOUR_MS - 7).collect();
+    let windows: Vec<(i64, i64)> = cuts.windows(2).map(|p| (p[0], p[1])).collect();
+    let parts = w.increases(&sel, &windows);
+    let whole = w.increase(&sel, cuts[0], cuts[24]);
+    // Whole request counts: the sum of parts is exact.
+    assert_eq!(parts.iter().sum::<f64>(), whole);
+    assert!(whole > 0.0);
+    // The same by hand over the collected series.
+    let mut by_hand = 0.0;
+    let mut matched = 0;
+    for (labels, (_, ts, vs)) in &each {
+        if sel.matches(labels) {
+            matched += 1;
+            let vs: Vec<f64> = vs.iter().map(|v| f64::from_bits(*v)).collect();
+            by_hand += contract_increase(ts, &vs, cuts[0], cuts[24]);
+        }
+    }
+    assert_eq!(
+        matched,
+        w.plan.pods.iter().filter(|p| p.service == 0).count() * 2
+    );
+    assert_eq!(by_hand, whole);
+    // Over the whole window: a 5xx share between the baseline and the worst
+    // incident of all requests of the service.
+    let total = w.increase(
+        &SeriesSelector::new("http_request_duration_seconds_count")
+            .with("service", service.as_str()),
+        a,
+        c,
+    );
+    let share = whole / total;
+    assert!(share > 0.0 && share < 0.4, "5xx share {share}");
+}
+
+#[test]
 fn events_are_sorted_and_match_the_plan() {
     let w = Workload::new(tiny()).unwrap();
     let events = w.events();
@@ -360,4 +403,32 @@ fn events_are_sorted_and_match_the_plan() {
         .iter()
         .any(|e| matches!(e, Event::Incident { slow: true, .. })));
     assert!(events.iter().all(|e| e.at_ms() < w.end_ms()));
+}
+
+#[test]
+fn information_content_is_positive_and_complete() {
+    let w = Workload::new(tiny()).unwrap();
+    let info = information_content(&w);
+    assert_eq!(info.total.series, w.series_count());
+    assert_eq!(info.total.samples, w.sample_count());
+    let by_kind_samples: u64 = info.by_kind.values().map(|k| k.samples).sum();
+    assert_eq!(by_kind_samples, info.total.samples);
+    // Counters carry information; timestamps little (mostly on the grid).
+    let counters = info.by_kind[&SeriesKind::Counter];
+    assert!(counters.value_bytes_per_sample() > 0.05);
+    assert!(info.total.timestamp_bytes_per_sample() < 0.1);
+    assert!(info.total.timestamp_bytes_per_sample() > 0.0);
+    // `up` is constant: its symbols are one delta 1 (from zero), n - 1 - s
+    // deltas 0 and s stale markers (s = 0 or 1).
+    w.for_each_series_where(
+        |l| l.metric_name() == Some("up"),
+        |s| {
+            let n = s.values.len() as f64;
+            let stale = s.values.iter().filter(|v| is_stale_marker(**v)).count() as f64;
+            let zeros = n - 1.0 - stale;
+            let want = n.log2() + zeros * (n / zeros).log2() + stale * n.log2();
+            let (bits, _) = info::series_bits(&s);
+            assert!((bits - want).abs() < 1e-9, "{}: {bits} vs {want}", s.labels);
+        },
+    );
 }
