@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_distr::{Binomial, Distribution, Poisson, StandardNormal};
 
 use super::latency::LatencyModel;
-use super::plan::{stream_rng, Plan, Pod, ScrapeClock, Stream};
+use super::plan::{log_uniform, stream_rng, Plan, Pod, ScrapeClock, Stream};
 
 /// Gauges per pod: `up`, `process_resident_memory_bytes`, `process_open_fds`.
 pub const GAUGES: usize = 3;
@@ -359,7 +359,7 @@ struct GaugeState {
 impl GaugeState {
     fn advance(&mut self, rng: &mut SmallRng, first: bool, reset: bool) {
         if first {
-            let mib: f64 = rng.gen_range(40f64.ln()..400f64.ln()).exp();
+            let mib = log_uniform(rng, (40.0, 400.0));
             self.base_rss = (mib * 256.0) as u64 * PAGE;
             self.rss = self.base_rss;
             self.base_fds = rng.gen_range(12..64);

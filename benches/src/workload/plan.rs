@@ -204,7 +204,8 @@ const ROUTES: [&str; 12] = [
 /// Kubernetes' alphabet for generated names (no vowels, no look-alikes).
 const POD_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-fn log_uniform<R: Rng>(rng: &mut R, (lo, hi): (f64, f64)) -> f64 {
+/// A value whose log is uniform in `(ln lo, ln hi)`.
+pub fn log_uniform<R: Rng>(rng: &mut R, (lo, hi): (f64, f64)) -> f64 {
     if lo >= hi {
         return lo;
     }
@@ -460,6 +461,9 @@ impl Plan {
 
 /// Where a pod's scrapes land. Prometheus's ticker does not drift, so a late
 /// scrape is followed by one on the grid again.
+///
+/// Every unit of a pod runs its own copy from the same stream, so all of a
+/// pod's series get the same timestamps in any iteration order.
 pub struct ScrapeClock {
     rng: SmallRng,
     grid0: TimestampMs,
