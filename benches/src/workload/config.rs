@@ -95,7 +95,8 @@ impl Default for WorkloadConfig {
 
 impl WorkloadConfig {
     /// About 2,000 series over 7 days (4 services x 3 endpoints x 3 pods,
-    /// replaced by one or two deploys per service), about 27 M samples.
+    /// replaced by one or two deploys per service). Seed 1: 1,881 series,
+    /// 27.6 M samples.
     pub fn small() -> WorkloadConfig {
         WorkloadConfig {
             seed: 1,
@@ -130,7 +131,8 @@ impl WorkloadConfig {
         }
     }
 
-    /// About 10,000 series over 14 days (10 services x 4 endpoints x 3 pods).
+    /// About 10,000 series over 14 days (10 services x 4 endpoints x 3 pods,
+    /// three to six generations each). Seed 1: 11,475 series, 181 M samples.
     pub fn medium() -> WorkloadConfig {
         WorkloadConfig {
             duration_ms: 14 * DAY_MS,

@@ -25,7 +25,8 @@
 //! from its own stream keyed by (seed, pod index, unit), so every iteration
 //! order gives the same samples, bit for bit, with the `rand` and
 //! `rand_distr` versions pinned by Cargo.lock (their algorithms are not
-//! promised stable across major versions).
+//! promised stable across major versions) on one platform (`exp`, `ln` and
+//! `cos` come from the system's libm).
 
 pub mod config;
 pub mod info;
