@@ -132,7 +132,8 @@ impl WorkloadConfig {
     }
 
     /// About 10,000 series over 14 days (10 services x 4 endpoints x 3 pods,
-    /// three to six generations each). Seed 1: 11,475 series, 181 M samples.
+    /// three to eight pod generations each). Seed 1: 11,475 series, 181 M
+    /// samples.
     pub fn medium() -> WorkloadConfig {
         WorkloadConfig {
             duration_ms: 14 * DAY_MS,
