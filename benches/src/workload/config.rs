@@ -6,6 +6,8 @@ const SECOND_MS: i64 = 1_000;
 const MINUTE_MS: i64 = 60 * SECOND_MS;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
+/// The longest duration, deploy interval or incident accepted: ten years.
+const MAX_SPAN_MS: i64 = 3660 * DAY_MS;
 
 /// 2026-01-05T00:00:00Z, a Monday, so the first day of the workload is a
 /// working day and weekends fall on days 6 and 7.
@@ -171,14 +173,22 @@ impl WorkloadConfig {
                 reason: why.to_string(),
             })
         };
-        if self.scrape_interval_ms < 1_000 {
-            return bad("scrape_interval_ms", "must be at least 1000");
+        if !(1_000..=DAY_MS).contains(&self.scrape_interval_ms) {
+            return bad(
+                "scrape_interval_ms",
+                "must be in 1000..=86400000 (1 s to 1 day)",
+            );
         }
-        if self.duration_ms < self.scrape_interval_ms {
-            return bad("duration_ms", "must be at least one scrape interval");
+        // Bounds on times keep every sum of times far from i64 overflow.
+        if !(self.scrape_interval_ms..=MAX_SPAN_MS).contains(&self.duration_ms) {
+            return bad(
+                "duration_ms",
+                "must be at least one scrape interval and at most 3660 days",
+            );
         }
-        if self.start_ms < 0 || self.start_ms.checked_add(self.duration_ms).is_none() {
-            return bad("start_ms", "start and end must be non-negative i64 ms");
+        // Year 9999: far below i64 overflow even after adding every span.
+        if !(0..=253_402_300_799_999).contains(&self.start_ms) {
+            return bad("start_ms", "must be between 1970 and the end of year 9999");
         }
         if self.services == 0 || self.endpoints_per_service == 0 || self.pods_per_service == 0 {
             return bad(
@@ -240,8 +250,11 @@ impl WorkloadConfig {
             return bad("incident_latency_factor", "must be in 1..=1000");
         }
         let (dur_lo, dur_hi) = self.incident_duration_ms;
-        if !(dur_lo > 0 && dur_lo <= dur_hi) {
-            return bad("incident_duration_ms", "must satisfy 0 < low <= high");
+        if !(dur_lo > 0 && dur_lo <= dur_hi && dur_hi <= MAX_SPAN_MS) {
+            return bad(
+                "incident_duration_ms",
+                "must satisfy 0 < low <= high <= 3660 days",
+            );
         }
         let rollout = i64::try_from(self.pods_per_service)
             .ok()
@@ -257,8 +270,11 @@ impl WorkloadConfig {
                 )
             }
         }
-        if dep_hi < dep_lo {
-            return bad("deploy_interval_ms", "high must be >= low");
+        if dep_hi < dep_lo || dep_hi > MAX_SPAN_MS {
+            return bad(
+                "deploy_interval_ms",
+                "high must be >= low and at most 3660 days",
+            );
         }
         if !(0.0..=0.5).contains(&self.jitter_ratio) || !(0.0..=0.5).contains(&self.miss_ratio) {
             return bad(
@@ -357,6 +373,27 @@ mod tests {
                 ..base()
             }),
             Some("duration_ms")
+        );
+        assert_eq!(
+            field(WorkloadConfig {
+                start_ms: i64::MAX - 1_000_000,
+                ..base()
+            }),
+            Some("start_ms")
+        );
+        assert_eq!(
+            field(WorkloadConfig {
+                duration_ms: i64::MAX / 2,
+                ..base()
+            }),
+            Some("duration_ms")
+        );
+        assert_eq!(
+            field(WorkloadConfig {
+                deploy_interval_ms: (DAY_MS, i64::MAX),
+                ..base()
+            }),
+            Some("deploy_interval_ms")
         );
         assert_eq!(
             field(WorkloadConfig {
