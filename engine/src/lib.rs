@@ -3,6 +3,7 @@
 //! Module map (one module per stage of the data path):
 //! - [`types`]: label sets, series kinds, columnar write batches.
 //! - [`error`]: the engine's error type.
+//! - [`wal`]: the write-ahead log: framing, records, group commit, replay.
 //!
 //! Write path: `Engine::append` → `wal` → `head` → `flush` → `segment`.
 //! Read path: `Engine::snapshot` → `read` (head + segments, merged by label set).
@@ -11,6 +12,7 @@ pub mod error;
 pub mod head;
 pub mod index;
 pub mod types;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use types::*;
