@@ -9,6 +9,7 @@
 //! Read path: `Engine::snapshot` → `read` (head + segments, merged by label set).
 
 pub mod error;
+pub mod formats;
 pub mod head;
 pub mod index;
 pub mod types;
