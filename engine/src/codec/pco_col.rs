@@ -3,8 +3,9 @@
 //! (the two header bytes), so a future pco can still read what this one wrote.
 
 use pco::data_types::Number;
+use pco::metadata::Mode;
 use pco::wrapped::{ChunkDecompressor, FileCompressor, FileDecompressor};
-use pco::{ChunkConfig, DeltaSpec, PagingSpec};
+use pco::{ChunkConfig, DeltaSpec, ModeSpec, PagingSpec};
 
 use super::bits::ByteReader;
 use super::{CodecError, EncodedColumn};
@@ -25,11 +26,15 @@ pub(crate) enum PcoDelta {
 /// Encodes `values` with pco into `meta` (appended after what the caller
 /// wrote) and one pco page per entry of `page_lens`. `None` when pco refuses
 /// (empty or too long input); the caller then uses another encoding.
+///
+/// Pco's automatic mode choice sometimes picks a multiplier mode that costs
+/// twice the entropy (seen on Poisson counters: `IntMult(62)`), so whenever
+/// it picks a non-classic mode, classic mode is tried too and the smaller kept.
 pub(crate) fn encode<T: Number>(
     values: &[T],
     page_lens: &[usize],
     delta: PcoDelta,
-    mut meta: Vec<u8>,
+    meta: Vec<u8>,
 ) -> Option<EncodedColumn> {
     if values.is_empty() || values.len() > PCO_MAX_ROWS {
         return None;
@@ -41,15 +46,32 @@ pub(crate) fn encode<T: Number>(
     let config = ChunkConfig::default()
         .with_delta_spec(delta_spec)
         .with_paging_spec(PagingSpec::Exact(page_lens.to_vec()));
+    let (auto, mode) = encode_with(values, &config, meta.clone())?;
+    if matches!(mode, Mode::Classic) {
+        return Some(auto);
+    }
+    let classic = encode_with(values, &config.with_mode_spec(ModeSpec::Classic), meta);
+    match classic {
+        Some((c, _)) if c.encoded_len() < auto.encoded_len() => Some(c),
+        _ => Some(auto),
+    }
+}
+
+fn encode_with<T: Number>(
+    values: &[T],
+    config: &ChunkConfig,
+    meta: Vec<u8>,
+) -> Option<(EncodedColumn, Mode)> {
     let fc = FileCompressor::default();
-    meta = fc.write_header(meta).ok()?;
-    let mut cc = fc.chunk_compressor(values, &config).ok()?;
-    meta = cc.write_meta(meta).ok()?;
-    let mut pages = Vec::with_capacity(page_lens.len());
-    for i in 0..page_lens.len() {
+    let meta = fc.write_header(meta).ok()?;
+    let mut cc = fc.chunk_compressor(values, config).ok()?;
+    let meta = cc.write_meta(meta).ok()?;
+    let mut pages = Vec::with_capacity(cc.n_per_page().len());
+    for i in 0..cc.n_per_page().len() {
         pages.push(cc.write_page(i, Vec::new()).ok()?);
     }
-    Some(EncodedColumn { meta, pages })
+    let mode = cc.meta().mode.clone();
+    Some((EncodedColumn { meta, pages }, mode))
 }
 
 /// A parsed pco chunk meta.

@@ -362,3 +362,215 @@ fn wrong_column_type_is_an_unknown_encoding() {
         Err(CodecError::UnknownEncoding(_))
     ));
 }
+
+mod selection {
+    //! Each encoding is chosen for the data it was built for.
+
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    const N: usize = 5760; // one day at 15 s
+    const LENS: [usize; 2] = [4096, N - 4096];
+
+    fn poisson(rng: &mut SmallRng, lambda: f64) -> i64 {
+        // Knuth's method; fine for the small lambdas of tests.
+        let limit = (-lambda).exp();
+        let (mut k, mut p) = (0i64, 1.0);
+        loop {
+            p *= rng.gen::<f64>();
+            if p <= limit {
+                return k;
+            }
+            k += 1;
+        }
+    }
+
+    fn counter(rng: &mut SmallRng, lambda: f64) -> Vec<f64> {
+        let mut v = 0i64;
+        (0..N)
+            .map(|_| {
+                v += poisson(rng, lambda);
+                v as f64
+            })
+            .collect()
+    }
+
+    /// Scrapes on a 15 s grid; `off_grid` of them 1-5 ms late or early.
+    fn scrapes(rng: &mut SmallRng, off_grid: f64) -> Vec<i64> {
+        (0..N as i64)
+            .map(|i| {
+                let t = 1_767_571_200_000 + 1234 + i * 15_000;
+                if rng.gen_bool(off_grid) {
+                    t + rng.gen_range(1..=5) * if rng.gen() { 1 } else { -1 }
+                } else {
+                    t
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn regular_timestamps_pick_arith() {
+        let ts: Vec<i64> = (0..N as i64).map(|i| -7_000 + i * 15_000).collect();
+        assert_eq!(round_trip_i64(&ts, &LENS), I64Encoding::Arith);
+        let col = encode_i64(&ts, &LENS).unwrap();
+        assert!(col.encoded_len() <= 8, "{} bytes", col.encoded_len());
+    }
+
+    #[test]
+    fn mostly_on_grid_timestamps_pick_grid_sparse() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut ts = scrapes(&mut rng, 0.05);
+        assert_eq!(round_trip_i64(&ts, &LENS), I64Encoding::GridSparse);
+        // A missed scrape moves the rest of the grid: still sparse.
+        for t in &mut ts[3000..] {
+            *t += 15_000;
+        }
+        assert_eq!(round_trip_i64(&ts, &LENS), I64Encoding::GridSparse);
+    }
+
+    #[test]
+    fn densely_jittered_timestamps_pick_pco_on_residuals() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        let ts: Vec<i64> = (0..N as i64)
+            .map(|i| i * 15_000 + rng.gen_range(-2..=2))
+            .collect();
+        let tag = round_trip_i64(&ts, &LENS);
+        assert!(
+            matches!(tag, I64Encoding::GridPco | I64Encoding::Pco),
+            "{tag:?}"
+        );
+    }
+
+    #[test]
+    fn random_i64s_fall_back_to_raw() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let v: Vec<i64> = (0..N).map(|_| rng.gen()).collect();
+        assert_eq!(round_trip_i64(&v, &LENS), I64Encoding::Raw);
+    }
+
+    #[test]
+    fn integral_counters_pick_integer_with_pco_inside() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        let values = counter(&mut rng, 5.0);
+        let dec = round_trip_f64(&values, &LENS);
+        assert_eq!(dec.encoding_tag(), F64Encoding::Integer);
+        assert_eq!(dec.inner_encoding(), Some(I64Encoding::Pco));
+        assert_eq!(dec.scaled_info(), Some((0, 0)));
+    }
+
+    #[test]
+    fn a_stale_marker_and_a_negative_zero_are_exceptions() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut values = counter(&mut rng, 5.0);
+        values[100] = f64::from_bits(crate::STALE_NAN_BITS);
+        values[0] = -0.0;
+        let dec = round_trip_f64(&values, &LENS);
+        assert_eq!(dec.encoding_tag(), F64Encoding::Integer);
+        assert_eq!(dec.scaled_info(), Some((0, 2)));
+        // The placeholders keep the deltas small: about the size without them.
+        let clean = encode_f64(&counter(&mut SmallRng::seed_from_u64(5), 5.0), &LENS).unwrap();
+        let dirty = encode_f64(&values, &LENS).unwrap();
+        assert!(dirty.encoded_len() < clean.encoded_len() + 40);
+    }
+
+    #[test]
+    fn too_many_exceptions_make_integer_ineligible() {
+        let mut rng = SmallRng::seed_from_u64(6);
+        let mut values = counter(&mut rng, 5.0);
+        for v in values.iter_mut().step_by(10) {
+            *v += 0.5 / 3.0;
+        }
+        let dec = round_trip_f64(&values, &LENS);
+        assert_ne!(dec.encoding_tag(), F64Encoding::Integer);
+    }
+
+    #[test]
+    fn three_decimal_gauges_and_millisecond_sums_pick_decimal() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut m = 50_000i64;
+        let gauge: Vec<f64> = (0..N)
+            .map(|_| {
+                m += rng.gen_range(-20..=20);
+                m as f64 / 1000.0
+            })
+            .collect();
+        let dec = round_trip_f64(&gauge, &LENS);
+        assert_eq!(dec.encoding_tag(), F64Encoding::Decimal);
+        assert_eq!(dec.scaled_info(), Some((3, 0)));
+
+        let mut total_ms = 0i64;
+        let sum: Vec<f64> = (0..N)
+            .map(|_| {
+                total_ms += (0..poisson(&mut rng, 5.0))
+                    .map(|_| rng.gen_range(1..400))
+                    .sum::<i64>();
+                total_ms as f64 / 1000.0
+            })
+            .collect();
+        let dec = round_trip_f64(&sum, &LENS);
+        assert_eq!(dec.encoding_tag(), F64Encoding::Decimal);
+        assert_eq!(dec.scaled_info(), Some((3, 0)));
+    }
+
+    #[test]
+    fn counters_that_step_by_one_need_no_page_bytes() {
+        let values: Vec<f64> = (0..N).map(|i| i as f64).collect();
+        let dec = round_trip_f64(&values, &LENS);
+        assert_eq!(dec.inner_encoding(), Some(I64Encoding::Arith));
+        let col = encode_f64(&values, &LENS).unwrap();
+        assert!(col.pages.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn constant_columns_pick_const() {
+        assert_eq!(round_trip_i64(&[7; N], &LENS), I64Encoding::Const);
+        let up = vec![1.0; N];
+        assert_eq!(
+            round_trip_f64(&up, &LENS).encoding_tag(),
+            F64Encoding::Const
+        );
+        let nan = vec![f64::from_bits(0x7ff8_dead_beef_0001); 3];
+        assert_eq!(
+            round_trip_f64(&nan, &[3]).encoding_tag(),
+            F64Encoding::Const
+        );
+    }
+
+    #[test]
+    fn smooth_floats_pick_pco_float() {
+        let values: Vec<f64> = (0..N).map(|i| 100.0 + (i as f64 / 300.0).sin()).collect();
+        assert_eq!(
+            round_trip_f64(&values, &LENS).encoding_tag(),
+            F64Encoding::PcoFloat
+        );
+    }
+
+    #[test]
+    fn short_chunks_of_repeating_full_precision_floats_pick_xor() {
+        // Pco's tables cost more than such a chunk; XOR spends a bit per repeat.
+        let values: Vec<f64> = (0..20).map(|i| f64::from(i / 10 + 1) / 3.0).collect();
+        assert_eq!(
+            round_trip_f64(&values, &[20]).encoding_tag(),
+            F64Encoding::Xor
+        );
+    }
+
+    #[test]
+    fn random_bits_fall_back_to_raw_and_repeating_patterns_to_zstd() {
+        let mut rng = SmallRng::seed_from_u64(9);
+        let random: Vec<f64> = (0..N).map(|_| f64::from_bits(rng.gen())).collect();
+        let col = encode_f64(&random, &LENS).unwrap();
+        assert_eq!(
+            round_trip_f64(&random, &LENS).encoding_tag(),
+            F64Encoding::Raw
+        );
+        assert!(col.pages.iter().all(|p| p[0] == 0), "plain raw pages");
+
+        let pattern: Vec<f64> = (0..N).map(|i| random[i % 7]).collect();
+        let col = encode_f64(&pattern, &LENS).unwrap();
+        assert!(col.encoded_len() < N, "{} bytes", col.encoded_len());
+        round_trip_f64(&pattern, &LENS);
+    }
+}
