@@ -62,6 +62,9 @@ impl TryFrom<u8> for F64Encoding {
 const PAGE_PLAIN: u8 = 0;
 const PAGE_ZSTD: u8 = 1;
 const ZSTD_LEVEL: i32 = 3;
+/// Decimal columns with at most this many places are taken to be real
+/// decimals (exporters print ms, µs or ns as seconds).
+const REAL_DECIMALS: u8 = 9;
 
 /// Chooses and runs the encoding of an f64 column whose `page_lens` were
 /// checked by the caller.
@@ -70,14 +73,24 @@ pub(crate) fn encode(values: &[f64], page_lens: &[usize]) -> (EncodedColumn, F64
         return (col, F64Encoding::Const);
     }
     let mut candidates = Vec::new();
-    for tag in [
-        F64Encoding::Integer,
-        F64Encoding::Decimal,
-        F64Encoding::PcoFloat,
-        F64Encoding::Xor,
-    ] {
+    let mut scaled_decimals = None;
+    for tag in [F64Encoding::Integer, F64Encoding::Decimal] {
         if let Some((col, rank)) = build(tag, values, page_lens) {
+            scaled_decimals = F64Decoder::new(&col.meta)
+                .ok()
+                .and_then(|d| d.scaled_info());
             candidates.push(Candidate::with_rank(tag, rank, col));
+        }
+    }
+    // Real integers and decimals are held exactly by the best i64 encoding;
+    // the float encodings have only been seen to tie with it (pco-float) or
+    // lose, so they are not worth their encode time. Values that merely
+    // round-trip through many decimals (any float does at 17) still try them.
+    if scaled_decimals.is_none_or(|(d, _)| d > REAL_DECIMALS) {
+        for tag in [F64Encoding::PcoFloat, F64Encoding::Xor] {
+            if let Some((col, rank)) = build(tag, values, page_lens) {
+                candidates.push(Candidate::with_rank(tag, rank, col));
+            }
         }
     }
     let (raw_col, raw_rank) = raw(values, page_lens);

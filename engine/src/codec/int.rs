@@ -77,16 +77,26 @@ pub(crate) fn encode(values: &[i64], page_lens: &[usize]) -> (EncodedColumn, I64
         }
     }
     let mut candidates = Vec::new();
-    let mut try_tag = |tag, step| {
+    let step = grid_step(values);
+    if let Some(step) = step {
+        if let Some(col) = build(I64Encoding::GridSparse, values, page_lens, step) {
+            // Under a bit per row: pco could save only a fraction of that and
+            // would decode slower; skip its encode time.
+            if col.encoded_len() * 8 <= values.len() {
+                return (col, I64Encoding::GridSparse);
+            }
+            candidates.push(Candidate::new(I64Encoding::GridSparse, col));
+        }
+    }
+    let with_pco = step
+        .map(|s| (I64Encoding::GridPco, s))
+        .into_iter()
+        .chain([(I64Encoding::Pco, 0)]);
+    for (tag, step) in with_pco {
         if let Some(col) = build(tag, values, page_lens, step) {
             candidates.push(Candidate::new(tag, col));
         }
-    };
-    if let Some(step) = grid_step(values) {
-        try_tag(I64Encoding::GridSparse, step);
-        try_tag(I64Encoding::GridPco, step);
     }
-    try_tag(I64Encoding::Pco, 0);
     let raw = Candidate::new(I64Encoding::Raw, raw_column(values, page_lens));
     pick_smallest(raw, candidates)
 }
@@ -174,18 +184,21 @@ fn is_arith(values: &[i64], first: i64, step: i64) -> bool {
     })
 }
 
-/// The most common difference between neighbours when at least half the rows
-/// are that far from their predecessor: the column looks like a grid.
+/// The difference between neighbours shared by at least half of them, if
+/// any: then the column looks like a grid. Boyer-Moore majority vote, O(n).
 pub(crate) fn grid_step(values: &[i64]) -> Option<i64> {
-    let mut deltas: Vec<i64> = values.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
-    deltas.sort_unstable();
-    let (mut best, mut best_run) = (0i64, 0usize);
-    for run in deltas.chunk_by(|a, b| a == b) {
-        if run.len() > best_run {
-            (best, best_run) = (run[0], run.len());
+    let deltas = || values.windows(2).map(|w| w[1].wrapping_sub(w[0]));
+    let mut candidate = 0i64;
+    let mut votes = 0usize;
+    for d in deltas() {
+        if votes == 0 {
+            candidate = d;
         }
+        votes = if d == candidate { votes + 1 } else { votes - 1 };
     }
-    (best != 0 && best_run * 2 >= deltas.len()).then_some(best)
+    let count = deltas().filter(|&d| d == candidate).count();
+    let n = values.len().saturating_sub(1);
+    (candidate != 0 && count * 2 >= n && n > 0).then_some(candidate)
 }
 
 /// A parsed i64 column meta; build once per chunk, then decode its pages.

@@ -252,6 +252,17 @@ proptest! {
                     let _ = dec.decode_page(&mut scratch, 0, page, &mut vec![0; lens[0]]);
                 }
             }
+            let Ok(dec) = I64Decoder::new(&col.meta) else { continue };
+            for page in &col.pages {
+                let mut page = page.clone();
+                for &(at, x) in &flips {
+                    if !page.is_empty() {
+                        let i = at % page.len();
+                        page[i] ^= x;
+                    }
+                }
+                let _ = dec.decode_page(&mut scratch, 0, &page, &mut vec![0; lens[0]]);
+            }
         }
     }
 }
