@@ -86,14 +86,15 @@ pub(crate) fn encode(values: &[f64], page_lens: &[usize]) -> (EncodedColumn, F64
     // the float encodings have only been seen to tie with it (pco-float) or
     // lose, so they are not worth their encode time. Values that merely
     // round-trip through many decimals (any float does at 17) still try them.
-    if scaled_decimals.is_none_or(|(d, _)| d > REAL_DECIMALS) {
+    let real_decimals = scaled_decimals.is_some_and(|(d, _)| d <= REAL_DECIMALS);
+    if !real_decimals {
         for tag in [F64Encoding::PcoFloat, F64Encoding::Xor] {
             if let Some((col, rank)) = build(tag, values, page_lens) {
                 candidates.push(Candidate::with_rank(tag, rank, col));
             }
         }
     }
-    let (raw_col, raw_rank) = raw(values, page_lens);
+    let (raw_col, raw_rank) = raw(values, page_lens, !real_decimals);
     pick_smallest(
         Candidate::with_rank(F64Encoding::Raw, raw_rank, raw_col),
         candidates,
@@ -139,10 +140,10 @@ pub(crate) fn build(
             pco_col::encode(values, page_lens, PcoDelta::Auto, meta).map(|col| (col, 8))
         }
         F64Encoding::Xor => {
-            let (col, zstd) = paged(values, page_lens, tag, xor::encode);
+            let (col, zstd) = paged(values, page_lens, tag, xor::encode, true);
             Some((col, if zstd { 10 } else { 9 }))
         }
-        F64Encoding::Raw => Some(raw(values, page_lens)),
+        F64Encoding::Raw => Some(raw(values, page_lens, true)),
     }
 }
 
@@ -156,8 +157,8 @@ fn const_column(bits: u64, n_pages: usize) -> EncodedColumn {
 }
 
 /// The fallback that holds anything; plain raw decodes at memory speed.
-fn raw(values: &[f64], page_lens: &[usize]) -> (EncodedColumn, u8) {
-    let (col, zstd) = paged(values, page_lens, F64Encoding::Raw, raw_bytes);
+fn raw(values: &[f64], page_lens: &[usize], try_zstd: bool) -> (EncodedColumn, u8) {
+    let (col, zstd) = paged(values, page_lens, F64Encoding::Raw, raw_bytes, try_zstd);
     (col, if zstd { 11 } else { 4 })
 }
 
@@ -168,13 +169,14 @@ fn raw_bytes(values: &[f64]) -> Vec<u8> {
         .collect()
 }
 
-/// Encodes each page with `f`, then zstd where that is smaller. Returns the
-/// column and whether any page uses zstd.
+/// Encodes each page with `f`, then, if `try_zstd`, with zstd where that is
+/// smaller. Returns the column and whether any page uses zstd.
 fn paged(
     values: &[f64],
     page_lens: &[usize],
     tag: F64Encoding,
     f: fn(&[f64]) -> Vec<u8>,
+    try_zstd: bool,
 ) -> (EncodedColumn, bool) {
     let mut pages = Vec::with_capacity(page_lens.len());
     let mut any_zstd = false;
@@ -182,21 +184,18 @@ fn paged(
     for &len in page_lens {
         let plain = f(&values[start..start + len]);
         start += len;
-        let page = match zstd::bulk::compress(&plain, ZSTD_LEVEL) {
-            Ok(z) if z.len() < plain.len() => {
-                any_zstd = true;
-                let mut page = Vec::with_capacity(1 + z.len());
-                page.push(PAGE_ZSTD);
-                page.extend_from_slice(&z);
-                page
-            }
-            _ => {
-                let mut page = Vec::with_capacity(1 + plain.len());
-                page.push(PAGE_PLAIN);
-                page.extend_from_slice(&plain);
-                page
-            }
+        let zstd = try_zstd
+            .then(|| zstd::bulk::compress(&plain, ZSTD_LEVEL).ok())
+            .flatten()
+            .filter(|z| z.len() < plain.len());
+        let (flag, body) = match &zstd {
+            Some(z) => (PAGE_ZSTD, z),
+            None => (PAGE_PLAIN, &plain),
         };
+        any_zstd |= flag == PAGE_ZSTD;
+        let mut page = Vec::with_capacity(1 + body.len());
+        page.push(flag);
+        page.extend_from_slice(body);
         pages.push(page);
     }
     let col = EncodedColumn {
