@@ -4,7 +4,8 @@
 //! column and a value column. Encode throughput covers both columns; decode
 //! throughput builds both decoders once per chunk and decodes every page of
 //! both (samples/s counts (timestamp, value) pairs); `decode-ts` and
-//! `decode-values` time the two columns alone. The setup prints, per
+//! `decode-values` time the two columns alone, and `pco-reference` times
+//! bare pco on the value integers (the floor for integer/pco columns). The setup prints, per
 //! case, the chosen encodings, bytes/sample, and the information content:
 //! the empirical zero-order entropy H0 of the value deltas (in the series'
 //! native integer units) and of the timestamp deltas.
@@ -210,6 +211,21 @@ fn report(case: &Case) {
     }
 }
 
+/// A pco file header + chunk meta, and its pages.
+fn pco_reference(values: &[i64], lens: &[usize]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let config = pco::ChunkConfig::default()
+        .with_mode_spec(pco::ModeSpec::Classic)
+        .with_paging_spec(pco::PagingSpec::Exact(lens.to_vec()));
+    let file = pco::wrapped::FileCompressor::default();
+    let mut chunk = file.chunk_compressor(values, &config).expect("valid chunk");
+    let meta = file.write_header(Vec::new()).expect("vec write");
+    let meta = chunk.write_meta(meta).expect("vec write");
+    let pages = (0..lens.len())
+        .map(|i| chunk.write_page(i, Vec::new()).expect("vec write"))
+        .collect();
+    (meta, pages)
+}
+
 fn bench(c: &mut Criterion) {
     let cases = cases();
     for case in &cases {
@@ -239,6 +255,24 @@ fn bench(c: &mut Criterion) {
                         .expect("own page");
                     black_box((&ts_out, &v_out));
                     first_row += len;
+                }
+            })
+        });
+        // Pco alone on the value column's integers, classic mode, no wrapper:
+        // what `decode-values` of integer/pco columns is bound by.
+        let (pco_meta, pco_pages) = pco_reference(&case.units, &lens);
+        let mut pco_scratch = pco::DecompressorScratch::default();
+        let mut int_out = vec![0i64; PAGE];
+        g.bench_function("pco-reference", |b| {
+            b.iter(|| {
+                let (file, rest) = pco::wrapped::FileDecompressor::new(&pco_meta[..]).expect("own");
+                let (chunk, _) = file.chunk_decompressor::<i64, _>(rest).expect("own");
+                for (page, &len) in pco_pages.iter().zip(&lens) {
+                    let mut pd = chunk
+                        .page_decompressor_with_scratch(&page[..], len, &mut pco_scratch)
+                        .expect("own page");
+                    pd.read(&mut int_out[..len]).expect("own page");
+                    black_box(&int_out);
                 }
             })
         });

@@ -208,7 +208,7 @@ impl<'a> BitReader<'a> {
         Ok(self.read(1)? == 1)
     }
 
-    /// Counts one bits up to `limit` (< 64) and consumes them plus the
+    /// Counts one bits up to `limit` (<= 64) and consumes them plus the
     /// terminating zero; returns `limit` (consuming only the ones) when
     /// `limit` ones are found.
     #[inline]

@@ -15,8 +15,9 @@
 //! (Rice code with parameter `k` from the meta; the first gap is the row within
 //! the page, later ones count the rows strictly between two exceptions), then a
 //! symbol in truncated binary over `m` symbols: `s < m - 1` is a jitter with
-//! `zigzag(j) = s + 1`; `s = m - 1` is a shift `d`, followed by 6 bits of
-//! `len(zigzag(d)) - 1` and the bits of `zigzag(d)` below its leading one.
+//! `zigzag(j) = s + 1`; `s = m - 1` is a shift `d`, followed by `zigzag(d)`
+//! in Elias gamma code (`len - 1` one bits and a zero, where `len` is its bit
+//! length, then its `len - 1` bits below the leading one).
 
 use super::bits::{put_varint, put_zigzag, unzigzag, zigzag, BitReader, BitWriter, ByteReader};
 use super::{CodecError, EncodedColumn, MAX_PAGE_ROWS};
@@ -132,10 +133,7 @@ pub(crate) fn encode(
                 Exception::Jitter(j) => write_truncated(&mut w, zigzag(j) - 1, m),
                 Exception::Shift(d) => {
                     write_truncated(&mut w, m - 1, m);
-                    let zz = zigzag(d);
-                    let len = 64 - zz.leading_zeros();
-                    w.write(u64::from(len - 1), 6);
-                    w.write(zz, len - 1);
+                    write_gamma(&mut w, zigzag(d));
                 }
             }
         }
@@ -197,6 +195,21 @@ fn read_rice(r: &mut BitReader<'_>, k: u32) -> Result<u64, CodecError> {
     } else {
         Ok((u64::from(q) << k) | r.read(k)?)
     }
+}
+
+/// Elias gamma code of `v >= 1`: `2 * len - 1` bits.
+fn write_gamma(w: &mut BitWriter, v: u64) {
+    let len = 64 - v.leading_zeros();
+    w.write_unary(len - 1);
+    w.write(v, len - 1);
+}
+
+fn read_gamma(r: &mut BitReader<'_>) -> Result<u64, CodecError> {
+    let extra = r.read_unary(64)?;
+    if extra == 64 {
+        return Err(CodecError::Invalid("gamma code longer than 64 bits"));
+    }
+    Ok((1u64 << extra) | r.read(extra)?)
 }
 
 /// Truncated binary code of `sym < m`: `floor(log2 m)` or one more bit.
@@ -268,9 +281,7 @@ impl SparseGrid {
             }
             let sym = read_truncated(&mut bits, self.m)?;
             let value = if sym == self.m - 1 {
-                let len = bits.read(6)? as u32 + 1;
-                let zz = (1u64 << (len - 1)) | bits.read(len - 1)?;
-                let v = cur.wrapping_add(unzigzag(zz));
+                let v = cur.wrapping_add(unzigzag(read_gamma(&mut bits)?));
                 cur = v;
                 v
             } else {

@@ -80,15 +80,13 @@ pub(crate) fn encode(values: &[i64], page_lens: &[usize]) -> (EncodedColumn, I64
     let step = grid_step(values);
     if let Some(step) = step {
         if let Some(col) = build(I64Encoding::GridSparse, values, page_lens, step) {
-            // Under a bit per row: pco could save only a fraction of that and
-            // would decode slower; skip its encode time.
-            if col.encoded_len() * 8 <= values.len() {
-                return (col, I64Encoding::GridSparse);
-            }
             candidates.push(Candidate::new(I64Encoding::GridSparse, col));
         }
     }
+    // Residuals from a grid of step 0 are the values themselves, which `Pco`
+    // (with deltas) holds better.
     let with_pco = step
+        .filter(|&s| s != 0)
         .map(|s| (I64Encoding::GridPco, s))
         .into_iter()
         .chain([(I64Encoding::Pco, 0)]);
@@ -198,7 +196,8 @@ pub(crate) fn grid_step(values: &[i64]) -> Option<i64> {
     }
     let count = deltas().filter(|&d| d == candidate).count();
     let n = values.len().saturating_sub(1);
-    (candidate != 0 && count * 2 >= n && n > 0).then_some(candidate)
+    // Step 0 is a grid too: a counter that rarely moves is a run of shifts.
+    (count * 2 >= n && n > 0).then_some(candidate)
 }
 
 /// A parsed i64 column meta; build once per chunk, then decode its pages.

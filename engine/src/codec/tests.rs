@@ -487,6 +487,28 @@ mod selection {
     }
 
     #[test]
+    fn rarely_moving_counters_are_a_sparse_grid_of_step_zero() {
+        let mut rng = SmallRng::seed_from_u64(10);
+        let mut v = 0i64;
+        let values: Vec<f64> = (0..N)
+            .map(|_| {
+                if rng.gen_bool(0.01) {
+                    v += poisson(&mut rng, 2.0) + 1;
+                }
+                v as f64
+            })
+            .collect();
+        let dec = round_trip_f64(&values, &LENS);
+        assert_eq!(dec.inner_encoding(), Some(I64Encoding::GridSparse));
+        let ints: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+        let sparse = encode_f64(&values, &LENS).unwrap().encoded_len();
+        let pco = int::build(I64Encoding::Pco, &ints, &LENS, 0)
+            .unwrap()
+            .encoded_len();
+        assert!(sparse < pco, "sparse {sparse} bytes, pco {pco}");
+    }
+
+    #[test]
     fn too_many_exceptions_make_integer_ineligible() {
         let mut rng = SmallRng::seed_from_u64(6);
         let mut values = counter(&mut rng, 5.0);
