@@ -73,20 +73,16 @@ pub(crate) fn encode(values: &[f64], page_lens: &[usize]) -> (EncodedColumn, F64
         return (col, F64Encoding::Const);
     }
     let mut candidates = Vec::new();
-    let mut scaled_decimals = None;
-    for tag in [F64Encoding::Integer, F64Encoding::Decimal] {
-        if let Some((col, rank)) = build(tag, values, page_lens) {
-            scaled_decimals = F64Decoder::new(&col.meta)
-                .ok()
-                .and_then(|d| d.scaled_info());
-            candidates.push(Candidate::with_rank(tag, rank, col));
-        }
+    let mut real_decimals = false;
+    if let Some(s) = scaled_column(values, page_lens) {
+        // Real integers and decimals are held exactly by the best i64
+        // encoding; the float encodings have only been seen to tie with it
+        // (pco-float) or lose, so they are not worth their encode time. Values
+        // that merely round-trip through many decimals (any float does at 17)
+        // still try them.
+        real_decimals = s.decimals <= REAL_DECIMALS;
+        candidates.push(Candidate::with_rank(s.tag, s.rank, s.col));
     }
-    // Real integers and decimals are held exactly by the best i64 encoding;
-    // the float encodings have only been seen to tie with it (pco-float) or
-    // lose, so they are not worth their encode time. Values that merely
-    // round-trip through many decimals (any float does at 17) still try them.
-    let real_decimals = scaled_decimals.is_some_and(|(d, _)| d <= REAL_DECIMALS);
     if !real_decimals {
         for tag in [F64Encoding::PcoFloat, F64Encoding::Xor] {
             if let Some((col, rank)) = build(tag, values, page_lens) {
@@ -116,25 +112,9 @@ pub(crate) fn build(
                 .all(|v| v.to_bits() == first)
                 .then(|| (const_column(first, page_lens.len()), 0))
         }
-        F64Encoding::Integer | F64Encoding::Decimal => {
-            let s = scaled::analyze(values)?;
-            if (s.decimals == 0) != (tag == F64Encoding::Integer) {
-                return None;
-            }
-            let mut meta = vec![tag as u8];
-            if s.decimals > 0 {
-                meta.push(s.decimals);
-            }
-            s.exceptions.write(&mut meta);
-            let (inner, inner_tag) = int::encode(&s.ints, page_lens);
-            meta.extend_from_slice(&inner.meta);
-            let col = EncodedColumn {
-                meta,
-                pages: inner.pages,
-            };
-            // As fast as the i64 encoding inside, plus a cheap conversion.
-            Some((col, 1 + inner_tag.speed_rank()))
-        }
+        F64Encoding::Integer | F64Encoding::Decimal => scaled_column(values, page_lens)
+            .filter(|s| s.tag == tag)
+            .map(|s| (s.col, s.rank)),
         F64Encoding::PcoFloat => {
             let meta = vec![tag as u8];
             pco_col::encode(values, page_lens, PcoDelta::Auto, meta).map(|col| (col, 8))
@@ -145,6 +125,40 @@ pub(crate) fn build(
         }
         F64Encoding::Raw => Some(raw(values, page_lens, true)),
     }
+}
+
+/// An `integer` or `decimal` column, whichever fits, if one does.
+struct ScaledColumn {
+    col: EncodedColumn,
+    tag: F64Encoding,
+    decimals: u8,
+    rank: u8,
+}
+
+fn scaled_column(values: &[f64], page_lens: &[usize]) -> Option<ScaledColumn> {
+    let s = scaled::analyze(values)?;
+    let tag = if s.decimals == 0 {
+        F64Encoding::Integer
+    } else {
+        F64Encoding::Decimal
+    };
+    let mut meta = vec![tag as u8];
+    if s.decimals > 0 {
+        meta.push(s.decimals);
+    }
+    s.exceptions.write(&mut meta);
+    let (inner, inner_tag) = int::encode(&s.ints, page_lens);
+    meta.extend_from_slice(&inner.meta);
+    Some(ScaledColumn {
+        col: EncodedColumn {
+            meta,
+            pages: inner.pages,
+        },
+        tag,
+        decimals: s.decimals,
+        // As fast as the i64 encoding inside, plus a cheap conversion.
+        rank: 1 + inner_tag.speed_rank(),
+    })
 }
 
 fn const_column(bits: u64, n_pages: usize) -> EncodedColumn {

@@ -109,10 +109,10 @@ pub(crate) fn build(
 ) -> Option<EncodedColumn> {
     let first = values.first().copied().unwrap_or(0);
     match tag {
-        I64Encoding::Const => values
-            .iter()
-            .all(|&v| v == first)
-            .then(|| const_column(first, page_lens.len())),
+        I64Encoding::Const => values.iter().all(|&v| v == first).then(|| EncodedColumn {
+            meta: meta_prefix(tag, &[first]),
+            pages: vec![Vec::new(); page_lens.len()],
+        }),
         I64Encoding::Arith => {
             let step = values.get(1).map_or(0, |v| v.wrapping_sub(first));
             is_arith(values, first, step).then(|| EncodedColumn {
@@ -145,15 +145,6 @@ fn meta_prefix(e: I64Encoding, ints: &[i64]) -> Vec<u8> {
         put_zigzag(&mut meta, v);
     }
     meta
-}
-
-fn const_column(v: i64, n_pages: usize) -> EncodedColumn {
-    let mut meta = vec![I64Encoding::Const as u8];
-    put_zigzag(&mut meta, v);
-    EncodedColumn {
-        meta,
-        pages: vec![Vec::new(); n_pages],
-    }
 }
 
 fn raw_column(values: &[i64], page_lens: &[usize]) -> EncodedColumn {
