@@ -37,7 +37,7 @@ fn scale(v: f64, decimals: u8) -> Option<i64> {
 }
 
 /// How many exceptions a column of `n` rows may have and still use a scaled
-/// (or any patched) encoding: about 3 %, and at least one.
+/// encoding: about 3 %, and at least one.
 pub(crate) fn max_exceptions(n: usize) -> usize {
     1 + n / 32
 }
@@ -116,9 +116,8 @@ pub(crate) struct Scaled {
 /// when no decimal count up to [`MAX_DECIMALS`] does.
 pub(crate) fn analyze(values: &[f64]) -> Option<Scaled> {
     let limit = max_exceptions(values.len());
-    // How many values need exactly d decimals; the last slot counts the
-    // values no d represents.
-    let mut need = [0usize; MAX_DECIMALS as usize + 2];
+    // How many values need exactly d decimals.
+    let mut need = [0usize; MAX_DECIMALS as usize + 1];
     let mut unrepresentable = 0usize;
     for &v in values {
         let d = (0..=MAX_DECIMALS).find(|&d| scale(v, d).is_some());
@@ -134,7 +133,7 @@ pub(crate) fn analyze(values: &[f64]) -> Option<Scaled> {
     }
     let mut over = values.len();
     let mut decimals = None;
-    for (d, &count) in need.iter().enumerate().take(usize::from(MAX_DECIMALS) + 1) {
+    for (d, &count) in need.iter().enumerate() {
         over -= count;
         if over <= limit {
             decimals = Some(d as u8);
