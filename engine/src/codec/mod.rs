@@ -11,8 +11,9 @@
 //! reading, [`I64Decoder::new`]/[`F64Decoder::new`] once per chunk (cheap), then
 //! `decode_page` per page with a [`DecodeScratch`] kept per thread.
 //!
-//! The encoder tries every encoding that fits the data and keeps the smallest,
-//! unless a faster-decoding one is within [`SIZE_TOLERANCE_DIVISOR`] of it.
+//! The encoder tries the encodings that fit the data (the spec says which)
+//! and keeps the smallest, unless a faster-decoding one is within
+//! [`SIZE_TOLERANCE_DIVISOR`] of it.
 //!
 //! Files: `int.rs` (i64 encodings), `grid.rs` (scrape timestamps on a grid),
 //! `float.rs` (f64 encodings), `scaled.rs` (integral and decimal floats with
