@@ -230,23 +230,13 @@ proptest! {
             let Some((col, _)) = float::build(tag, &values, &lens) else { continue };
             let Ok(dec) = F64Decoder::new(&col.meta) else { continue };
             for page in &col.pages {
-                let mut page = page.clone();
-                for &(at, x) in &flips {
-                    if !page.is_empty() {
-                        let i = at % page.len();
-                        page[i] ^= x;
-                    }
-                }
+                let page = damaged(page, &flips);
                 let _ = dec.decode_page(&mut scratch, 0, &page, &mut vec![0.0; lens[0]]);
             }
         }
         for tag in I64Encoding::ALL {
             let Some(col) = int::build(tag, &ints, &lens, 7) else { continue };
-            let mut meta = col.meta.clone();
-            for &(at, x) in &flips {
-                let i = at % meta.len();
-                meta[i] ^= x;
-            }
+            let meta = damaged(&col.meta, &flips);
             if let Ok(dec) = I64Decoder::new(&meta) {
                 for page in &col.pages {
                     let _ = dec.decode_page(&mut scratch, 0, page, &mut vec![0; lens[0]]);
@@ -254,17 +244,23 @@ proptest! {
             }
             let Ok(dec) = I64Decoder::new(&col.meta) else { continue };
             for page in &col.pages {
-                let mut page = page.clone();
-                for &(at, x) in &flips {
-                    if !page.is_empty() {
-                        let i = at % page.len();
-                        page[i] ^= x;
-                    }
-                }
+                let page = damaged(page, &flips);
                 let _ = dec.decode_page(&mut scratch, 0, &page, &mut vec![0; lens[0]]);
             }
         }
     }
+}
+
+/// `bytes` with each `(at, x)` XORing `x` into byte `at % len`.
+fn damaged(bytes: &[u8], flips: &[(usize, u8)]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if !out.is_empty() {
+        for &(at, x) in flips {
+            let i = at % out.len();
+            out[i] ^= x;
+        }
+    }
+    out
 }
 
 /// Every strict prefix of a meta or a page, and one extra byte after either,
