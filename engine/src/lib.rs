@@ -4,10 +4,12 @@
 //! - [`types`]: label sets, series kinds, columnar write batches.
 //! - [`error`]: the engine's error type.
 //! - [`wal`]: the write-ahead log: framing, records, group commit, replay.
+//! - [`codec`]: column encodings of segment chunks (timestamps, values).
 //!
 //! Write path: `Engine::append` → `wal` → `head` → `flush` → `segment`.
 //! Read path: `Engine::snapshot` → `read` (head + segments, merged by label set).
 
+pub mod codec;
 pub mod error;
 pub mod formats;
 pub mod head;
