@@ -158,8 +158,10 @@ impl Head {
         self.persisted_through.load(Ordering::Acquire)
     }
 
+    /// Moves the cut. A flush raises it before copying series out of the
+    /// head and puts the old value back if the flush fails.
     pub(crate) fn set_persisted_through(&self, t: TimestampMs) {
-        self.persisted_through.fetch_max(t, Ordering::AcqRel);
+        self.persisted_through.store(t, Ordering::SeqCst);
     }
 
     /// The newest sample time the head has seen.
@@ -200,10 +202,13 @@ impl Head {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let series = Arc::new(MemSeries::new(id, labels.clone(), SeriesKind::Unknown));
-        if guard.by_hash.contains_key(&hash) {
-            guard.collided.push(Arc::clone(&series));
-        } else {
-            guard.by_hash.insert(hash, Arc::clone(&series));
+        match guard.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                guard.collided.push(Arc::clone(&series))
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Arc::clone(&series));
+            }
         }
         drop(guard);
         self.by_id
@@ -222,10 +227,6 @@ impl Head {
         batch: &'a WriteBatch,
         out: &mut AppendOutcome,
     ) -> HeadAppend<'a> {
-        let bounds = AppendBounds {
-            persisted_through: self.persisted_through(),
-            ooo_window_ms: self.opts.ooo_window_ms,
-        };
         let mut result = HeadAppend {
             stored: Vec::with_capacity(batch.series.len()),
             late: Vec::new(),
@@ -256,6 +257,13 @@ impl Head {
             let mut rejections = Rejections::default();
             let stored = {
                 let mut data = series.data.lock();
+                // Read under the series lock: a flush raises the cut before
+                // it copies each series under this lock, so a sample at or
+                // below the cut can never slip in after the copy.
+                let bounds = AppendBounds {
+                    persisted_through: self.persisted_through(),
+                    ooo_window_ms: self.opts.ooo_window_ms,
+                };
                 if let Err(reason) = data.reconcile_kind(sb.kind) {
                     drop(data);
                     reject_series(out, sb, reason);

@@ -98,15 +98,13 @@ impl SeriesData {
                 persisted_through: bounds.persisted_through,
             });
         }
-        if t > self.max_t {
-            if self.ts.last().is_none_or(|&last| t > last) {
-                self.ts.push(t);
-                self.vals.push(v);
-                self.max_t = t;
-                return Ok(Placement::Stored);
-            }
-            // `max_t` trails the last sample only after a truncation that
-            // removed everything; fall through to the sorted insert.
+        // `max_t` trails the last sample only after a truncation that removed
+        // everything; then the sorted insert below handles it.
+        if t > self.max_t && self.ts.last().is_none_or(|&last| t > last) {
+            self.ts.push(t);
+            self.vals.push(v);
+            self.max_t = t;
+            return Ok(Placement::Stored);
         }
         match self.ts.binary_search(&t) {
             Ok(i) => {

@@ -6,9 +6,11 @@
 //! by matchers is set algebra over those bitmaps ([`select`]).
 
 mod matcher;
+pub mod selector;
 
 pub use matcher::{matches_all, MatchOp, Matcher, MatcherError};
 use roaring::RoaringBitmap;
+pub use selector::{parse_selector, SelectorError};
 
 /// What a label index offers to [`select`].
 pub trait LabelIndex {

@@ -38,7 +38,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use file::{FsStorage, WalFile, WalStorage};
-pub use reader::{CorruptRecord, ReplayReport};
+pub use reader::{verify_file, CorruptRecord, FileCheck, ReplayReport};
 pub use record::{WalRecord, WalSamples};
 
 use crate::error::{Error, IoContext, Result};

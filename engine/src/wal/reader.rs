@@ -284,3 +284,49 @@ impl Replayer<'_> {
         Ok(())
     }
 }
+
+/// What [`verify_file`] found in one WAL file, without changing it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileCheck {
+    /// Damaged records (or header): offset and the check that failed.
+    pub damaged: Vec<(u64, String)>,
+    /// Where the readable records end with nothing valid after: a torn write
+    /// in the newest file, damage in any other.
+    pub torn_tail_at: Option<u64>,
+    pub records: u64,
+}
+
+/// Checks a WAL file's header and every record's CRC and encoding, read-only
+/// (what `nines verify` runs).
+pub fn verify_file(path: &Path) -> Result<FileCheck> {
+    let bytes = std::fs::read(path).ctx("read WAL file", path)?;
+    let mut check = FileCheck::default();
+    match header::decode(&bytes) {
+        Ok(_) => {}
+        Err(HeaderError::UnknownVersion(v)) if v > VERSION => {
+            return Err(Error::UnknownVersion {
+                path: path.to_path_buf(),
+                found: u32::from(v),
+                supported: u32::from(VERSION),
+            })
+        }
+        Err(e) => {
+            check.damaged.push((0, e.to_string()));
+            return Ok(check);
+        }
+    }
+    let known = |t: u8| RecordType::try_from(t).is_ok();
+    for ev in Scanner::new(&bytes, HEADER_LEN, known) {
+        match ev {
+            ScanEvent::Record(f) => match record::decode(f.ty, f.payload) {
+                Ok(_) => check.records += 1,
+                Err(e) => check.damaged.push((f.offset as u64, e.to_string())),
+            },
+            ScanEvent::Corrupt { offset, error, .. } => {
+                check.damaged.push((offset as u64, error.to_string()))
+            }
+            ScanEvent::Tail { offset, .. } => check.torn_tail_at = Some(offset as u64),
+        }
+    }
+    Ok(check)
+}

@@ -1,0 +1,137 @@
+//! Engine settings. Every default states its reason.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::head::HeadOptions;
+use crate::rollup::DEFAULT_RESOLUTIONS;
+use crate::wal::SyncPolicy;
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// How long each resolution is kept, measured back from the newest sample
+/// in the database (as Prometheus does), not from the wall clock, so that
+/// imported history is not deleted on arrival.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw samples. 30 days: the longest common SLO window plus slack;
+    /// older questions are answered from rollups.
+    pub raw_ms: Option<i64>,
+    /// Per rollup width (seconds). 1 m: 400 days (a year and a quarter of
+    /// minute-exact history); 1 h and 1 d: 7 years (audit retention).
+    /// `None` keeps forever.
+    pub rollups_ms: BTreeMap<u32, Option<i64>>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            raw_ms: Some(30 * DAY_MS),
+            rollups_ms: [
+                (60, Some(400 * DAY_MS)),
+                (3_600, Some(7 * 365 * DAY_MS)),
+                (86_400, Some(7 * 365 * DAY_MS)),
+            ]
+            .into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    pub data_dir: PathBuf,
+    /// `Always` by default: an acknowledged write survives a crash.
+    pub sync: SyncPolicy,
+    /// Size at which a WAL file is closed and a new one started. 128 MiB:
+    /// replay reads whole files, and removal after a flush is per file.
+    pub wal_segment_bytes: u64,
+    pub head: HeadOptions,
+    /// The head is cut into segments at multiples of this. 2 hours: small
+    /// enough to bound head memory and replay time, large enough that the
+    /// first segments compress well.
+    pub block_range_ms: i64,
+    /// Segments are merged into aligned windows of these lengths, level by
+    /// level. 1 day then 7 days: whole days let rollups and retention work
+    /// on whole files; a week keeps the file count low over years.
+    pub compaction_ranges_ms: Vec<i64>,
+    /// Rollup widths in seconds. 1 m, 1 h, 1 d: any window aligned to the
+    /// minute is answered from at most a few hundred buckets.
+    pub rollup_resolutions_s: Vec<u32>,
+    pub retention: Retention,
+    /// Run flushes, rollups, compaction and retention on a background
+    /// thread. Off for one-shot tools that call them explicitly.
+    pub background: bool,
+    /// How often the background thread looks for work. 5 s.
+    pub background_interval: Duration,
+    /// Head series idle this long before the last flush are dropped from
+    /// memory. 1 hour: a series that stopped is not kept forever.
+    pub idle_series_ms: i64,
+}
+
+impl EngineOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineOptions {
+        EngineOptions {
+            data_dir: data_dir.into(),
+            sync: SyncPolicy::Always,
+            wal_segment_bytes: 128 << 20,
+            head: HeadOptions::default(),
+            block_range_ms: 2 * HOUR_MS,
+            compaction_ranges_ms: vec![DAY_MS, 7 * DAY_MS],
+            rollup_resolutions_s: DEFAULT_RESOLUTIONS.to_vec(),
+            retention: Retention::default(),
+            background: true,
+            background_interval: Duration::from_secs(5),
+            idle_series_ms: HOUR_MS,
+        }
+    }
+
+    pub fn sync(mut self, sync: SyncPolicy) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    pub fn background(mut self, on: bool) -> Self {
+        self.background = on;
+        self
+    }
+
+    pub fn head(mut self, head: HeadOptions) -> Self {
+        self.head = head;
+        self
+    }
+
+    pub fn retention(mut self, r: Retention) -> Self {
+        self.retention = r;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.block_range_ms <= 0 {
+            return Err("block range must be positive".into());
+        }
+        let mut prev = self.block_range_ms;
+        for &r in &self.compaction_ranges_ms {
+            if r <= prev || r % prev != 0 {
+                return Err(format!(
+                    "compaction range {r} ms must be a multiple of the previous level's {prev} ms"
+                ));
+            }
+            prev = r;
+        }
+        for &r in &self.rollup_resolutions_s {
+            let w = i64::from(r) * 1000;
+            if r == 0 || DAY_MS % w != 0 && w % DAY_MS != 0 {
+                return Err(format!(
+                    "rollup width {r} s must divide a day or be whole days"
+                ));
+            }
+        }
+        if self.head.ooo_window_ms < 0 {
+            return Err("out-of-order window must not be negative".into());
+        }
+        Ok(())
+    }
+}

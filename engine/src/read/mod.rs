@@ -1,0 +1,403 @@
+//! The read path: a [`Snapshot`] pins one [`Version`] of the segment files
+//! and the head; [`Snapshot::select`] finds the series matching label
+//! matchers in every segment that overlaps the time range and in the head,
+//! merged by label set; [`Snapshot::read_samples`] decodes a series' samples
+//! in time order; [`Snapshot::summarize`] answers exact counter summaries
+//! from rollup buckets plus raw edges.
+
+mod plan;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+pub use plan::Piece;
+
+use crate::codec::DecodeScratch;
+use crate::error::Result;
+use crate::head::{Head, MemSeries};
+use crate::index::{self, Matcher};
+use crate::manifest::{LiveFile, Version};
+use crate::rollup::{self, Bucket, Counting, Summary};
+use crate::segment::{ColumnBuf, SeriesEntry};
+use crate::types::{Labels, SeriesKind, TimestampMs};
+
+/// A consistent view for reading: the files of one version and the head
+/// samples newer than that version's persisted cut.
+#[derive(Clone)]
+pub struct Snapshot {
+    version: Arc<Version>,
+    head: Arc<Head>,
+    cut: TimestampMs,
+}
+
+/// One series found by a select, with where its data lives.
+#[derive(Clone)]
+pub struct SeriesHandle {
+    pub labels: Labels,
+    pub kind: SeriesKind,
+    raw: Vec<(Arc<LiveFile>, SeriesEntry)>,
+    head: Option<Arc<MemSeries>>,
+    rollups: BTreeMap<u32, Vec<(Arc<LiveFile>, SeriesEntry)>>,
+}
+
+impl SeriesHandle {
+    fn new(labels: Labels) -> SeriesHandle {
+        SeriesHandle {
+            labels,
+            kind: SeriesKind::Unknown,
+            raw: Vec::new(),
+            head: None,
+            rollups: BTreeMap::new(),
+        }
+    }
+
+    fn note_kind(&mut self, k: SeriesKind) {
+        if k != SeriesKind::Unknown {
+            self.kind = k;
+        }
+    }
+
+    /// How increases of this series are counted.
+    pub fn counting(&self) -> Counting {
+        Counting::of(self.kind)
+    }
+}
+
+/// Reusable decode buffers; one per reading thread.
+#[derive(Default)]
+pub struct ReadScratch {
+    decode: DecodeScratch,
+    rollup_cols: Vec<ColumnBuf>,
+    ts: Vec<TimestampMs>,
+    vs: Vec<f64>,
+    buckets: Vec<Bucket>,
+}
+
+impl Snapshot {
+    pub(crate) fn new(version: Arc<Version>, head: Arc<Head>) -> Snapshot {
+        let cut = version.persisted_through.unwrap_or(TimestampMs::MIN);
+        Snapshot { version, head, cut }
+    }
+
+    pub fn version(&self) -> &Arc<Version> {
+        &self.version
+    }
+
+    /// The series matching every matcher with samples in `[mint, maxt]`,
+    /// sorted by label set.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+    ) -> Result<Vec<SeriesHandle>> {
+        let mut found: BTreeMap<Labels, SeriesHandle> = BTreeMap::new();
+        for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
+            for ord in index::select(&f.segment, matchers) {
+                let e = f.segment.series(ord)?;
+                if e.max_t().is_none_or(|t| t < mint) || e.min_t().is_none_or(|t| t > maxt) {
+                    continue;
+                }
+                let h = found
+                    .entry(e.labels.clone())
+                    .or_insert_with(|| SeriesHandle::new(e.labels.clone()));
+                h.note_kind(e.kind);
+                h.raw.push((Arc::clone(f), e));
+            }
+        }
+        if self.head.max_time().is_some_and(|t| t >= mint) {
+            let lo = self.cut.max(mint.saturating_sub(1));
+            for s in self.head.select(matchers) {
+                let kind = {
+                    let data = s.data.lock();
+                    if data.range(lo, maxt).is_empty() {
+                        continue;
+                    }
+                    data.kind
+                };
+                let h = found
+                    .entry(s.labels.clone())
+                    .or_insert_with(|| SeriesHandle::new(s.labels.clone()));
+                h.note_kind(kind);
+                h.head = Some(s);
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// Like [`Snapshot::select`], and also finds each series' rollup
+    /// buckets (including series whose raw data retention has removed).
+    pub fn select_with_rollups(
+        &self,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+    ) -> Result<Vec<SeriesHandle>> {
+        let mut found: BTreeMap<Labels, SeriesHandle> = self
+            .select(matchers, mint, maxt)?
+            .into_iter()
+            .map(|h| (h.labels.clone(), h))
+            .collect();
+        for (res, files) in &self.version.rollups {
+            let w = i64::from(*res) * 1000;
+            for f in files
+                .iter()
+                .filter(|f| f.overlaps(mint, maxt.saturating_add(w)))
+            {
+                for ord in index::select(&f.segment, matchers) {
+                    let e = f.segment.series(ord)?;
+                    let h = found
+                        .entry(e.labels.clone())
+                        .or_insert_with(|| SeriesHandle::new(e.labels.clone()));
+                    h.note_kind(e.kind);
+                    h.rollups.entry(*res).or_default().push((Arc::clone(f), e));
+                }
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// Appends the series' samples with `mint <= t <= maxt` in time order.
+    /// Where sources overlap (they normally do not), a later source's sample
+    /// replaces an earlier one at the same timestamp.
+    pub fn read_samples(
+        &self,
+        h: &SeriesHandle,
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        scratch: &mut ReadScratch,
+        ts: &mut Vec<TimestampMs>,
+        vs: &mut Vec<f64>,
+    ) -> Result<()> {
+        let start = ts.len();
+        let mut unsorted = false;
+        let mut note_boundary = |ts: &[TimestampMs], before: usize| {
+            if before > start && ts.len() > before && ts[before] <= ts[before - 1] {
+                unsorted = true;
+            }
+        };
+        let mut cols = [
+            ColumnBuf::I64(std::mem::take(ts)),
+            ColumnBuf::F64(std::mem::take(vs)),
+        ];
+        let mut result = Ok(());
+        for (f, e) in &h.raw {
+            let before = cols[0].len();
+            if let Err(err) = f
+                .segment
+                .read_columns(e, mint, maxt, &mut scratch.decode, &mut cols)
+            {
+                result = Err(err);
+                break;
+            }
+            if let ColumnBuf::I64(t) = &cols[0] {
+                note_boundary(t, before);
+            }
+        }
+        let [ColumnBuf::I64(t), ColumnBuf::F64(v)] = cols else {
+            unreachable!("constructed above with these variants")
+        };
+        *ts = t;
+        *vs = v;
+        result?;
+        if let Some(s) = &h.head {
+            let before = ts.len();
+            let data = s.data.lock();
+            let r = data.range(self.cut.max(mint.saturating_sub(1)), maxt);
+            ts.extend_from_slice(&data.ts[r.clone()]);
+            vs.extend_from_slice(&data.vals[r]);
+            drop(data);
+            note_boundary(ts, before);
+        }
+        if unsorted {
+            merge_sorted_runs(ts, vs, start);
+        }
+        Ok(())
+    }
+
+    /// Appends the series' rollup buckets of width `res_s` seconds whose end
+    /// lies in `[mint, maxt]`, in time order.
+    pub fn read_buckets(
+        &self,
+        h: &SeriesHandle,
+        res_s: u32,
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        scratch: &mut ReadScratch,
+        out: &mut Vec<Bucket>,
+    ) -> Result<()> {
+        let Some(sources) = h.rollups.get(&res_s) else {
+            return Ok(());
+        };
+        let w = i64::from(res_s) * 1000;
+        for (f, e) in sources {
+            scratch.rollup_cols = rollup::column_buffers();
+            f.segment
+                .read_columns(e, mint, maxt, &mut scratch.decode, &mut scratch.rollup_cols)?;
+            if rollup::buckets_from_columns(w, &scratch.rollup_cols, out).is_none() {
+                return Err(crate::Error::corrupted(
+                    f.segment.path(),
+                    0,
+                    "rollup segment does not have the rollup column layout",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How [`Snapshot::summarize`] would answer `(a, b]` for this series.
+    pub fn plan(&self, h: &SeriesHandle, a: TimestampMs, b: TimestampMs) -> Vec<Piece> {
+        plan::plan(&self.version, h, a, b)
+    }
+
+    /// The exact summary of the series' samples in `(a, b]`, from the
+    /// coarsest rollup buckets that fit whole and raw samples at the edges.
+    pub fn summarize(
+        &self,
+        h: &SeriesHandle,
+        a: TimestampMs,
+        b: TimestampMs,
+        scratch: &mut ReadScratch,
+    ) -> Result<Summary> {
+        let counting = h.counting();
+        let mut acc = Summary::EMPTY;
+        for piece in plan::plan(&self.version, h, a, b) {
+            let s = match piece {
+                Piece::Raw { after, through } => {
+                    let (mut ts, mut vs) = (
+                        std::mem::take(&mut scratch.ts),
+                        std::mem::take(&mut scratch.vs),
+                    );
+                    ts.clear();
+                    vs.clear();
+                    let r = self.read_samples(
+                        h,
+                        after.saturating_add(1),
+                        through,
+                        scratch,
+                        &mut ts,
+                        &mut vs,
+                    );
+                    let s = Summary::of(counting, &ts, &vs);
+                    scratch.ts = ts;
+                    scratch.vs = vs;
+                    r?;
+                    s
+                }
+                Piece::Buckets {
+                    res_s,
+                    after,
+                    through,
+                } => {
+                    let mut buckets = std::mem::take(&mut scratch.buckets);
+                    buckets.clear();
+                    let r = self.read_buckets(
+                        h,
+                        res_s,
+                        after.saturating_add(1),
+                        through,
+                        scratch,
+                        &mut buckets,
+                    );
+                    let s = buckets
+                        .iter()
+                        .fold(Summary::EMPTY, |acc, b| acc.then(counting, &b.summary));
+                    scratch.buckets = buckets;
+                    r?;
+                    s
+                }
+            };
+            acc = acc.then(counting, &s);
+        }
+        Ok(acc)
+    }
+
+    /// Label names of the series with samples in `[mint, maxt]` that match
+    /// every matcher (all series when there are no matchers), sorted.
+    pub fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+    ) -> Result<Vec<String>> {
+        let mut names = BTreeSet::new();
+        if matchers.is_empty() {
+            for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
+                names.extend(f.segment.label_names().into_iter().map(str::to_string));
+            }
+            if self.head.max_time().is_some_and(|t| t >= mint) {
+                names.extend(self.head.label_names());
+            }
+        } else {
+            for h in self.select(matchers, mint, maxt)? {
+                names.extend(h.labels.iter().map(|l| l.name.clone()));
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` among the series with samples in `[mint,
+    /// maxt]` matching every matcher, sorted.
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+    ) -> Result<Vec<String>> {
+        let mut values = BTreeSet::new();
+        if matchers.is_empty() {
+            for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
+                values.extend(f.segment.label_values(name).into_iter().map(str::to_string));
+            }
+            if self.head.max_time().is_some_and(|t| t >= mint) {
+                values.extend(self.head.label_values(name));
+            }
+        } else {
+            for h in self.select(matchers, mint, maxt)? {
+                if let Some(v) = h.labels.get(name) {
+                    values.insert(v.to_string());
+                }
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+}
+
+/// Sorts `ts[start..]` (with `vs`) by time, keeping for equal timestamps the
+/// sample that came last.
+fn merge_sorted_runs(ts: &mut Vec<TimestampMs>, vs: &mut Vec<f64>, start: usize) {
+    let mut pairs: Vec<(TimestampMs, usize, f64)> = ts[start..]
+        .iter()
+        .zip(&vs[start..])
+        .enumerate()
+        .map(|(i, (&t, &v))| (t, i, v))
+        .collect();
+    pairs.sort_by_key(|&(t, i, _)| (t, i));
+    ts.truncate(start);
+    vs.truncate(start);
+    for (t, _, v) in pairs {
+        if ts.len() > start && ts.last() == Some(&t) {
+            if let Some(last) = vs.last_mut() {
+                *last = v;
+            }
+            continue;
+        }
+        ts.push(t);
+        vs.push(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_runs_merge_with_the_later_value_winning() {
+        let mut ts = vec![99, 1, 3, 5, 2, 3, 6];
+        let mut vs = vec![9.0, 1.0, 3.0, 5.0, 2.0, 30.0, 6.0];
+        merge_sorted_runs(&mut ts, &mut vs, 1);
+        assert_eq!(ts, vec![99, 1, 2, 3, 5, 6]);
+        assert_eq!(vs, vec![9.0, 1.0, 2.0, 30.0, 5.0, 6.0]);
+    }
+}

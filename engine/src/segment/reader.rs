@@ -1,0 +1,665 @@
+//! Reads a segment through a memory map: checks the footer and index
+//! sections on open, parses series entries on demand, checks each block's CRC
+//! before decoding it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use roaring::RoaringBitmap;
+
+use super::format::{self, ColumnType, Footer, Section, FOOTER_LEN, HEADER_LEN, SECTIONS};
+use super::writer::BlockRef;
+use crate::bytes::{Cursor, DecodeError};
+use crate::codec::{self, DecodeScratch};
+use crate::error::{Error, IoContext, Result};
+use crate::index::LabelIndex;
+use crate::types::{Label, Labels, SeriesKind};
+
+/// An open, immutable segment file.
+pub struct Segment {
+    path: PathBuf,
+    map: Mmap,
+    footer: Footer,
+    /// (offset, len) of each symbol's bytes in the map; symbol ids are ranks
+    /// in sorted order, so comparing ids compares strings.
+    symbols: Vec<(u32, u32)>,
+    /// Postings index: per label name (sorted), its values (sorted) with the
+    /// postings blob location relative to the postings section.
+    names: Vec<NamePostings>,
+}
+
+struct NamePostings {
+    name: u32,
+    values: Vec<(u32, u64, u64)>,
+}
+
+/// A parsed series entry: labels, kind, chunk metadata and blocks.
+#[derive(Clone, Debug)]
+pub struct SeriesEntry {
+    pub ordinal: u32,
+    pub labels: Labels,
+    pub kind: SeriesKind,
+    meta_off: u64,
+    meta_lens: Vec<u32>,
+    meta_crc: u32,
+    pub blocks: Vec<BlockRef>,
+}
+
+impl SeriesEntry {
+    pub fn rows(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.rows)).sum()
+    }
+    pub fn min_t(&self) -> Option<i64> {
+        self.blocks.first().map(|b| b.min_t)
+    }
+    pub fn max_t(&self) -> Option<i64> {
+        self.blocks.last().map(|b| b.max_t)
+    }
+}
+
+/// A decoded column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnBuf {
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+}
+
+impl ColumnBuf {
+    pub fn new(t: ColumnType) -> ColumnBuf {
+        match t {
+            ColumnType::I64 => ColumnBuf::I64(Vec::new()),
+            ColumnType::F64 => ColumnBuf::F64(Vec::new()),
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnBuf::I64(v) => v.len(),
+            ColumnBuf::F64(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+    fn truncate(&mut self, n: usize) {
+        match self {
+            ColumnBuf::I64(v) => v.truncate(n),
+            ColumnBuf::F64(v) => v.truncate(n),
+        }
+    }
+    fn drain_range(&mut self, r: std::ops::Range<usize>) {
+        match self {
+            ColumnBuf::I64(v) => drop(v.drain(r)),
+            ColumnBuf::F64(v) => drop(v.drain(r)),
+        }
+    }
+}
+
+/// One damaged place found by [`Segment::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    pub offset: u64,
+    pub rule: String,
+}
+
+enum Decoder {
+    I64(codec::I64Decoder),
+    F64(codec::F64Decoder),
+}
+
+impl Segment {
+    /// Opens and checks a segment: magic, version, footer CRC and every
+    /// index section's CRC. Blocks are checked when read (or by `verify`).
+    pub fn open(path: &Path) -> Result<Segment> {
+        let file = File::open(path).ctx("open segment", path)?;
+        let map = super::mmap::map_readonly(&file).ctx("map segment", path)?;
+        let len = map.len();
+        let corrupt = |offset: usize, rule: String| Error::corrupted(path, offset as u64, rule);
+        if len < HEADER_LEN + FOOTER_LEN {
+            return Err(corrupt(
+                0,
+                format!("file is {len} bytes, shorter than header and footer"),
+            ));
+        }
+        if &map[..format::MAGIC.len()] != format::MAGIC {
+            return Err(corrupt(0, "header magic is not NINESSEG".into()));
+        }
+        let fb = &map[len - FOOTER_LEN..];
+        if !Footer::has_magic(fb) {
+            return Err(corrupt(
+                len - format::MAGIC.len(),
+                "footer magic is not NINESSEG (truncated file?)".into(),
+            ));
+        }
+        let version = Footer::version(fb);
+        if version != format::VERSION {
+            return Err(Error::UnknownVersion {
+                path: path.to_path_buf(),
+                found: u32::from(version),
+                supported: u32::from(format::VERSION),
+            });
+        }
+        let hv = &map[format::HEADER_VERSION_OFFSET..format::HEADER_RESERVED_OFFSET];
+        if hv != version.to_le_bytes() {
+            return Err(corrupt(
+                format::HEADER_VERSION_OFFSET,
+                format!("header version {:?} != footer version {version}", hv),
+            ));
+        }
+        let footer = Footer::decode(fb).map_err(|e| corrupt(len - FOOTER_LEN, e.to_string()))?;
+        let mut seg = Segment {
+            path: path.to_path_buf(),
+            map,
+            footer,
+            symbols: Vec::new(),
+            names: Vec::new(),
+        };
+        for s in SECTIONS {
+            let (a, b) = seg.section_range(s)?;
+            let computed = crc32fast::hash(&seg.map[a..b]);
+            let stored = seg.footer.section_crcs[s as usize];
+            if computed != stored {
+                return Err(corrupt(
+                    a,
+                    format!(
+                        "{} crc {stored:#010x} != computed {computed:#010x}",
+                        s.name()
+                    ),
+                ));
+            }
+        }
+        seg.symbols = seg.parse_symbols()?;
+        seg.names = seg.parse_postings_index()?;
+        Ok(seg)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn footer(&self) -> &Footer {
+        &self.footer
+    }
+
+    pub fn file_len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    pub fn series_count(&self) -> u32 {
+        self.footer.n_series
+    }
+
+    fn section_range(&self, s: Section) -> Result<(usize, usize)> {
+        let i = s as usize;
+        let start = self.footer.section_offsets[i];
+        let end = if i + 1 < SECTIONS.len() {
+            self.footer.section_offsets[i + 1]
+        } else {
+            (self.map.len() - FOOTER_LEN) as u64
+        };
+        if start < HEADER_LEN as u64 || start > end || end > (self.map.len() - FOOTER_LEN) as u64 {
+            return Err(Error::corrupted(
+                &self.path,
+                start,
+                format!(
+                    "{} section bounds {start}..{end} are outside the file",
+                    s.name()
+                ),
+            ));
+        }
+        Ok((start as usize, end as usize))
+    }
+
+    fn section(&self, s: Section) -> Result<(&[u8], usize)> {
+        let (a, b) = self.section_range(s)?;
+        Ok((&self.map[a..b], a))
+    }
+
+    fn decode_err(&self, base: usize, e: DecodeError) -> Error {
+        Error::corrupted(
+            &self.path,
+            (base + e.offset) as u64,
+            format!("cannot decode {}", e.what),
+        )
+    }
+
+    fn parse_symbols(&self) -> Result<Vec<(u32, u32)>> {
+        let (buf, base) = self.section(Section::Symbols)?;
+        let mut c = Cursor::new(buf);
+        let n = c
+            .len(buf.len(), "symbol count")
+            .map_err(|e| self.decode_err(base, e))?;
+        let mut out = Vec::with_capacity(n);
+        let mut prev: Option<&str> = None;
+        for _ in 0..n {
+            let at = c.position();
+            let s = c.str("symbol").map_err(|e| self.decode_err(base, e))?;
+            if prev.is_some_and(|p| p >= s) {
+                return Err(Error::corrupted(
+                    &self.path,
+                    (base + at) as u64,
+                    "symbols are not sorted and unique",
+                ));
+            }
+            prev = Some(s);
+            let start = base + c.position() - s.len();
+            out.push((start as u32, s.len() as u32));
+        }
+        Ok(out)
+    }
+
+    fn parse_postings_index(&self) -> Result<Vec<NamePostings>> {
+        let (buf, base) = self.section(Section::PostingsIndex)?;
+        let (plen, _) = self
+            .section(Section::Postings)
+            .map(|(b, o)| (b.len() as u64, o))?;
+        let nsym = self.symbols.len() as u64;
+        let mut c = Cursor::new(buf);
+        let err = |e| self.decode_err(base, e);
+        let n = c.len(buf.len(), "label name count").map_err(err)?;
+        let mut names = Vec::with_capacity(n);
+        for _ in 0..n {
+            let at = c.position();
+            let name = c.uvarint("label name symbol").map_err(err)?;
+            let nv = c.len(buf.len(), "label value count").map_err(err)?;
+            let mut values = Vec::with_capacity(nv);
+            for _ in 0..nv {
+                let v = c.uvarint("label value symbol").map_err(err)?;
+                let off = c.uvarint("postings offset").map_err(err)?;
+                let len = c.uvarint("postings length").map_err(err)?;
+                if v >= nsym || off.checked_add(len).is_none_or(|e| e > plen) {
+                    return Err(Error::corrupted(
+                        &self.path,
+                        (base + at) as u64,
+                        "postings index entry out of range",
+                    ));
+                }
+                values.push((v as u32, off, len));
+            }
+            if name >= nsym {
+                return Err(Error::corrupted(
+                    &self.path,
+                    (base + at) as u64,
+                    "label name symbol out of range",
+                ));
+            }
+            names.push(NamePostings {
+                name: name as u32,
+                values,
+            });
+        }
+        Ok(names)
+    }
+
+    /// The symbol with id `id`. Symbols were checked to be UTF-8 on open.
+    fn sym(&self, id: u32) -> &str {
+        let Some(&(off, len)) = self.symbols.get(id as usize) else {
+            return "";
+        };
+        std::str::from_utf8(&self.map[off as usize..(off + len) as usize]).unwrap_or("")
+    }
+
+    fn find_sym(&self, s: &str) -> Option<u32> {
+        self.symbols
+            .binary_search_by(|&(off, len)| {
+                self.map[off as usize..(off + len) as usize].cmp(s.as_bytes())
+            })
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    fn name_postings(&self, name: &str) -> Option<&NamePostings> {
+        let id = self.find_sym(name)?;
+        self.names
+            .binary_search_by_key(&id, |n| n.name)
+            .ok()
+            .map(|i| &self.names[i])
+    }
+
+    fn read_postings(&self, off: u64, len: u64) -> RoaringBitmap {
+        let Ok((buf, _)) = self.section(Section::Postings) else {
+            return RoaringBitmap::new();
+        };
+        // Bounds were checked when the index was parsed and the section's CRC
+        // on open; a blob that still fails to parse selects nothing.
+        RoaringBitmap::deserialize_from(&buf[off as usize..(off + len) as usize])
+            .unwrap_or_default()
+    }
+
+    /// Label names present in this segment.
+    pub fn label_names(&self) -> Vec<&str> {
+        self.names.iter().map(|n| self.sym(n.name)).collect()
+    }
+
+    /// Values of label `name` present in this segment, sorted.
+    pub fn label_values(&self, name: &str) -> Vec<&str> {
+        self.name_postings(name)
+            .map(|n| n.values.iter().map(|v| self.sym(v.0)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The entry of the series with exactly these labels (series are stored
+    /// in label order, so this is a binary search).
+    pub fn find_series(&self, labels: &Labels) -> Result<Option<SeriesEntry>> {
+        let (mut lo, mut hi) = (0u32, self.footer.n_series);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.series(mid)?;
+            match e.labels.cmp(labels) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Parses the entry of series number `ordinal`.
+    pub fn series(&self, ordinal: u32) -> Result<SeriesEntry> {
+        if ordinal >= self.footer.n_series {
+            return Err(Error::InvalidArgument(format!(
+                "series {ordinal} of a segment with {}",
+                self.footer.n_series
+            )));
+        }
+        let (offsets, obase) = self.section(Section::SeriesOffsets)?;
+        let mut c = Cursor::new(offsets);
+        c.bytes(8 * ordinal as usize, "series offset")
+            .map_err(|e| self.decode_err(obase, e))?;
+        let rel = c
+            .u64("series offset")
+            .map_err(|e| self.decode_err(obase, e))?;
+        let (entries, base) = self.section(Section::Series)?;
+        if rel >= entries.len() as u64 {
+            return Err(Error::corrupted(
+                &self.path,
+                obase as u64,
+                "series offset out of range",
+            ));
+        }
+        let base = base + rel as usize;
+        self.parse_entry(ordinal, &entries[rel as usize..])
+            .map_err(|e| self.decode_err(base, e))
+    }
+
+    fn parse_entry(&self, ordinal: u32, buf: &[u8]) -> Result<SeriesEntry, DecodeError> {
+        let mut c = Cursor::new(buf);
+        let ncols = self.footer.columns.len();
+        let nsym = self.symbols.len();
+        let n = c.len(64 * 1024, "label count")?;
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let at = c.position();
+            let name = c.len(nsym.saturating_sub(1), "label name symbol")?;
+            let value = c.len(nsym.saturating_sub(1), "label value symbol")?;
+            let l = Label::new(self.sym(name as u32), self.sym(value as u32));
+            if labels.last().is_some_and(|p: &Label| p.name >= l.name) {
+                return Err(DecodeError {
+                    offset: at,
+                    what: "labels are not sorted",
+                });
+            }
+            labels.push(l);
+        }
+        let at = c.position();
+        let kind = SeriesKind::try_from(c.u8("series kind")?).map_err(|_| DecodeError {
+            offset: at,
+            what: "series kind",
+        })?;
+        let meta_off = c.uvarint("chunk metadata offset")?;
+        let mut meta_lens = Vec::with_capacity(ncols);
+        for _ in 0..ncols {
+            meta_lens.push(c.len(u32::MAX as usize, "chunk metadata length")? as u32);
+        }
+        let meta_crc = c.u32("chunk metadata crc")?;
+        let nb = c.len(c.remaining(), "block count")?;
+        let mut blocks = Vec::with_capacity(nb);
+        for _ in 0..nb {
+            let offset = c.uvarint("block offset")?;
+            let rows = c.len(u32::MAX as usize, "block rows")? as u32;
+            let min_t = c.varint("block min time")?;
+            let span = c.uvarint("block time span")?;
+            let mut page_lens = Vec::with_capacity(ncols);
+            for _ in 0..ncols {
+                page_lens.push(c.len(u32::MAX as usize, "page length")? as u32);
+            }
+            let crc = c.u32("block crc")?;
+            blocks.push(BlockRef {
+                offset,
+                rows,
+                min_t,
+                max_t: min_t.wrapping_add(span as i64),
+                page_lens,
+                crc,
+            });
+        }
+        Ok(SeriesEntry {
+            ordinal,
+            labels: Labels::from_sorted(labels),
+            kind,
+            meta_off,
+            meta_lens,
+            meta_crc,
+            blocks,
+        })
+    }
+
+    fn data_slice(&self, off: u64, len: u64, what: &str) -> Result<&[u8]> {
+        let end = off.checked_add(len);
+        let data_end = self.footer.section_offsets[Section::Symbols as usize];
+        match end {
+            Some(e) if off >= HEADER_LEN as u64 && e <= data_end => {
+                Ok(&self.map[off as usize..e as usize])
+            }
+            _ => Err(Error::corrupted(
+                &self.path,
+                off,
+                format!("{what} of {len} bytes lies outside the data region"),
+            )),
+        }
+    }
+
+    fn decoders(&self, e: &SeriesEntry) -> Result<Vec<Decoder>> {
+        let total: u64 = e.meta_lens.iter().map(|&l| u64::from(l)).sum();
+        let metas = self.data_slice(e.meta_off, total, "chunk metadata")?;
+        let crc = crc32fast::hash(metas);
+        if crc != e.meta_crc {
+            return Err(Error::corrupted(
+                &self.path,
+                e.meta_off,
+                format!(
+                    "chunk metadata crc {:#010x} != computed {crc:#010x} (series {})",
+                    e.meta_crc, e.labels
+                ),
+            ));
+        }
+        let mut at = 0usize;
+        let mut out = Vec::with_capacity(e.meta_lens.len());
+        for (&len, t) in e.meta_lens.iter().zip(&self.footer.columns) {
+            let m = &metas[at..at + len as usize];
+            let bad = |err: codec::CodecError| {
+                Error::corrupted(
+                    &self.path,
+                    e.meta_off + at as u64,
+                    format!("chunk metadata: {err}"),
+                )
+            };
+            out.push(match t {
+                ColumnType::I64 => Decoder::I64(codec::I64Decoder::new(m).map_err(bad)?),
+                ColumnType::F64 => Decoder::F64(codec::F64Decoder::new(m).map_err(bad)?),
+            });
+            at += len as usize;
+        }
+        Ok(out)
+    }
+
+    fn block_bytes(&self, b: &BlockRef, e: &SeriesEntry) -> Result<&[u8]> {
+        let bytes = self.data_slice(b.offset, b.byte_len(), "block")?;
+        let crc = crc32fast::hash(bytes);
+        if crc != b.crc {
+            return Err(Error::corrupted(
+                &self.path,
+                b.offset,
+                format!(
+                    "block crc {:#010x} != computed {crc:#010x} (series {})",
+                    b.crc, e.labels
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Appends the rows of `e` with `mint <= time <= maxt` to `out` (one
+    /// buffer per column, matching the segment's column types).
+    pub fn read_columns(
+        &self,
+        e: &SeriesEntry,
+        mint: i64,
+        maxt: i64,
+        scratch: &mut DecodeScratch,
+        out: &mut [ColumnBuf],
+    ) -> Result<()> {
+        if out.len() != self.footer.columns.len() {
+            return Err(Error::InvalidArgument(
+                "column buffers do not match the segment".into(),
+            ));
+        }
+        let first = e.blocks.partition_point(|b| b.max_t < mint);
+        if first == e.blocks.len() || e.blocks[first].min_t > maxt {
+            return Ok(());
+        }
+        let decoders = self.decoders(e)?;
+        let base = out[0].len();
+        let mut row: usize = e.blocks[..first].iter().map(|b| b.rows as usize).sum();
+        for b in &e.blocks[first..] {
+            if b.min_t > maxt {
+                break;
+            }
+            let bytes = self.block_bytes(b, e)?;
+            let mut at = 0usize;
+            for ((d, col), &plen) in decoders.iter().zip(out.iter_mut()).zip(&b.page_lens) {
+                let page = &bytes[at..at + plen as usize];
+                let n = b.rows as usize;
+                let res = match (d, col) {
+                    (Decoder::I64(d), ColumnBuf::I64(v)) => {
+                        let s = v.len();
+                        v.resize(s + n, 0);
+                        d.decode_page(scratch, row, page, &mut v[s..])
+                    }
+                    (Decoder::F64(d), ColumnBuf::F64(v)) => {
+                        let s = v.len();
+                        v.resize(s + n, 0.0);
+                        d.decode_page(scratch, row, page, &mut v[s..])
+                    }
+                    _ => return Err(Error::InvalidArgument("column buffer type mismatch".into())),
+                };
+                res.map_err(|err| {
+                    Error::corrupted(
+                        &self.path,
+                        b.offset + at as u64,
+                        format!("page of series {}: {err}", e.labels),
+                    )
+                })?;
+                at += plen as usize;
+            }
+            row += b.rows as usize;
+        }
+        // Trim rows outside [mint, maxt]; only the edge blocks have any.
+        let ColumnBuf::I64(times) = &out[0] else {
+            return Err(Error::InvalidArgument("column 0 must be i64".into()));
+        };
+        let got = &times[base..];
+        let lo = got.partition_point(|&t| t < mint);
+        let hi = got.partition_point(|&t| t <= maxt);
+        for col in out.iter_mut() {
+            col.truncate(base + hi);
+            if lo > 0 {
+                col.drain_range(base..base + lo);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every CRC in the file and parses every series entry; with
+    /// `decode`, also decodes every block. Returns each damaged place (empty
+    /// when the file is sound).
+    pub fn verify(&self, decode: bool) -> Vec<Damage> {
+        let mut damage = Vec::new();
+        let mut scratch = DecodeScratch::default();
+        for ord in 0..self.footer.n_series {
+            let before = damage.len();
+            let e = match self.series(ord) {
+                Ok(e) => e,
+                Err(err) => {
+                    damage.push(damage_of(err));
+                    continue;
+                }
+            };
+            if let Err(err) = self.decoders(&e) {
+                damage.push(damage_of(err));
+            }
+            for b in &e.blocks {
+                if let Err(err) = self.block_bytes(b, &e) {
+                    damage.push(damage_of(err));
+                }
+            }
+            let mut cols: Vec<ColumnBuf> = self
+                .footer
+                .columns
+                .iter()
+                .map(|&t| ColumnBuf::new(t))
+                .collect();
+            if decode && damage.len() == before {
+                if let Err(err) = self.read_columns(&e, i64::MIN, i64::MAX, &mut scratch, &mut cols)
+                {
+                    damage.push(damage_of(err));
+                }
+            }
+        }
+        damage
+    }
+}
+
+fn damage_of(e: Error) -> Damage {
+    match e {
+        Error::Corrupted { offset, rule, .. } => Damage { offset, rule },
+        other => Damage {
+            offset: 0,
+            rule: other.to_string(),
+        },
+    }
+}
+
+impl LabelIndex for Segment {
+    fn all_postings(&self) -> RoaringBitmap {
+        (0..self.footer.n_series).collect()
+    }
+
+    fn postings(&self, name: &str, value: &str) -> RoaringBitmap {
+        let Some(np) = self.name_postings(name) else {
+            return RoaringBitmap::new();
+        };
+        let Some(vid) = self.find_sym(value) else {
+            return RoaringBitmap::new();
+        };
+        match np.values.binary_search_by_key(&vid, |v| v.0) {
+            Ok(i) => self.read_postings(np.values[i].1, np.values[i].2),
+            Err(_) => RoaringBitmap::new(),
+        }
+    }
+
+    fn postings_where(&self, name: &str, pred: &dyn Fn(&str) -> bool) -> RoaringBitmap {
+        let mut acc = RoaringBitmap::new();
+        if let Some(np) = self.name_postings(name) {
+            for &(v, off, len) in &np.values {
+                if pred(self.sym(v)) {
+                    acc |= self.read_postings(off, len);
+                }
+            }
+        }
+        acc
+    }
+}
