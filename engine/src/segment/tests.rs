@@ -244,7 +244,9 @@ fn fixture_series() -> Vec<TestSeries> {
         let ts: Vec<i64> = (0..n)
             .map(|k| 1_767_571_200_000 + k as i64 * 15_000 + if k % 20 == 7 { 3 } else { 0 })
             .collect();
-        let mut vs: Vec<f64> = (0..n).map(|k| ((k * k) % 977) as f64 / 1000.0 + k as f64).collect();
+        let mut vs: Vec<f64> = (0..n)
+            .map(|k| ((k * k) % 977) as f64 / 1000.0 + k as f64)
+            .collect();
         vs[n - 1] = f64::from_bits(STALE_NAN_BITS);
         vs[10] = -0.0;
         vs[11] = f64::from_bits(0x7ff8_0000_0000_0001);
@@ -255,16 +257,19 @@ fn fixture_series() -> Vec<TestSeries> {
 
 #[test]
 fn reads_the_v1_golden_fixture() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/segment-v1.seg");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/segment-v1.seg");
     let set = fixture_series();
     if std::env::var_os("NINES_BLESS").is_some() {
         let mut w = SegmentWriter::create(&path, 0, &[ColumnType::I64, ColumnType::F64]).unwrap();
         for (l, ts, vs) in &set {
-            w.add_series(l, SeriesKind::Counter, &[Column::I64(ts), Column::F64(vs)]).unwrap();
+            w.add_series(l, SeriesKind::Counter, &[Column::I64(ts), Column::F64(vs)])
+                .unwrap();
         }
         w.finish().unwrap();
     }
-    let seg = Segment::open(&path).expect("the v1 fixture must stay readable; never regenerate it for a format change");
+    let seg = Segment::open(&path)
+        .expect("the v1 fixture must stay readable; never regenerate it for a format change");
     assert_eq!(seg.footer().resolution_s, 0);
     assert_eq!(seg.series_count() as usize, set.len());
     for (ord, (l, ts, vs)) in set.iter().enumerate() {

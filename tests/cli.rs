@@ -1,0 +1,249 @@
+//! The `nines` program end to end: import, export, inspect, compact, verify,
+//! run as a user would, through the built binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rand::{Rng, SeedableRng};
+
+fn nines(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args(args)
+        .output()
+        .expect("run nines")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// (labels json, kind, timestamps, value bits) per line, order-independent.
+fn parse_jsonl(s: &str) -> Vec<(String, String, Vec<i64>, Vec<u64>)> {
+    let mut out: Vec<_> = s
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let ts: Vec<i64> = v["timestamps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect();
+            let vs: Vec<u64> = v["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(value_bits)
+                .collect();
+            (
+                v["metric"].to_string(),
+                v["kind"].as_str().unwrap_or("unknown").to_string(),
+                ts,
+                vs,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn value_bits(v: &serde_json::Value) -> u64 {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().unwrap().to_bits(),
+        serde_json::Value::String(s) => match s.as_str() {
+            "NaN" => 0x7ff8_0000_0000_0001,
+            "StaleNaN" => 0x7ff0_0000_0000_0002,
+            "+Inf" => f64::INFINITY.to_bits(),
+            "-Inf" => f64::NEG_INFINITY.to_bits(),
+            s => u64::from_str_radix(s.strip_prefix("NaN:0x").unwrap(), 16).unwrap(),
+        },
+        other => panic!("unexpected value {other}"),
+    }
+}
+
+/// A file with counters, gauges and every awkward value class.
+fn write_input(path: &Path) -> String {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let mut lines = Vec::new();
+    for s in 0..12 {
+        let kind = ["counter", "gauge", "histogram_sum"][s % 3];
+        let mut ts = Vec::new();
+        let mut vs: Vec<String> = Vec::new();
+        let mut t = 1_767_571_200_000i64 + s as i64;
+        let mut v = 0.0f64;
+        for i in 0..3000 {
+            t += 15_000
+                + if rng.gen_bool(0.05) {
+                    rng.gen_range(1..5)
+                } else {
+                    0
+                };
+            ts.push(t);
+            let value = match (kind, i % 500) {
+                (_, 100) => "\"StaleNaN\"".to_string(),
+                (_, 200) => "\"NaN\"".to_string(),
+                (_, 201) => "\"NaN:0x7ff8000000000000\"".to_string(),
+                (_, 300) => "\"+Inf\"".to_string(),
+                ("gauge", 301) => "-0.0".to_string(),
+                ("gauge", _) => format!("{}", rng.gen::<f64>() * 1e6 - 5e5),
+                ("histogram_sum", _) => {
+                    v += f64::from(rng.gen_range(0..5000u32)) / 1000.0;
+                    format!("{v}")
+                }
+                _ => {
+                    v += f64::from(rng.gen_range(0..40u32));
+                    format!("{v}")
+                }
+            };
+            vs.push(value);
+        }
+        lines.push(format!(
+            r#"{{"metric":{{"__name__":"m_{kind}","job":"j\"{s}","s":"{s}"}},"values":[{}],"timestamps":[{}],"kind":"{kind}"}}"#,
+            vs.join(","),
+            ts.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        ));
+    }
+    let body = lines.join("\n") + "\n";
+    std::fs::write(path, &body).unwrap();
+    body
+}
+
+#[test]
+fn import_export_is_lossless_and_verify_finds_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let body = write_input(&input);
+
+    let o = nines(&["import", "--data-dir", data_s, input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported 36000 samples of 12 series"),
+        "{}",
+        text(&o)
+    );
+
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "--data-dir",
+            data_s,
+            "--match",
+            r#"{__name__=~"m_.*"}"#,
+        ];
+        args.extend_from_slice(extra);
+        let o = nines(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(
+        parse_jsonl(&export(&[])),
+        parse_jsonl(&body),
+        "export right after import"
+    );
+
+    let o = nines(&["compact", "--data-dir", data_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        parse_jsonl(&export(&[])),
+        parse_jsonl(&body),
+        "export after compaction"
+    );
+
+    // a time range and a selector narrow it down
+    let narrow = export(&["--start", "1767574200", "--end", "2026-01-05T01:00:00Z"]);
+    for (_, _, ts, _) in parse_jsonl(&narrow) {
+        assert!(ts
+            .iter()
+            .all(|&t| (1_767_574_200_000..=1_767_574_800_000).contains(&t)));
+    }
+
+    let o = nines(&["inspect", "--data-dir", data_s, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["series"], 12);
+    assert_eq!(s["samples"], 36000);
+    assert!(s["bytes_on_disk"].as_u64().unwrap() > 0);
+    assert!(s["bytes_per_sample"].as_f64().unwrap() > 0.0);
+
+    let om = export(&["--format", "openmetrics"]);
+    assert!(
+        om.ends_with("# EOF\n"),
+        "{}",
+        &om[om.len().saturating_sub(200)..]
+    );
+    assert!(om.contains("# TYPE m_counter counter"));
+
+    let o = nines(&["verify", "--data-dir", data_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).starts_with("OK") || text(&o).contains("\nOK"),
+        "{}",
+        text(&o)
+    );
+
+    // flip one byte in the middle of a raw segment
+    let seg = std::fs::read_dir(data.join("segments/raw"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x40;
+    std::fs::write(&seg, &bytes).unwrap();
+    let o = nines(&["verify", "--data-dir", data_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains(&seg.display().to_string()), "{out}");
+    assert!(out.contains("SHA-256"), "{out}");
+    assert!(out.contains("crc"), "{out}");
+}
+
+#[test]
+fn import_reports_bad_lines_with_their_position_and_loads_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = dir.path().join("in.prom");
+    std::fs::write(
+        &input,
+        "# TYPE up gauge\nup{job=\"a\"} 1 1767571200000\nup{job=\"a\" 1 1767571215000\nup{job=\"a\"} 0 1767571230000\n",
+    )
+    .unwrap();
+    let o = nines(&[
+        "import",
+        "--data-dir",
+        data.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("line 3"), "{out}");
+    assert!(out.contains("imported 2 samples of 1 series"), "{out}");
+    assert!(out.contains("1 lines rejected"), "{out}");
+}
+
+#[test]
+fn commands_explain_themselves() {
+    let o = nines(&["--help"]);
+    assert!(o.status.success());
+    for cmd in ["import", "export", "inspect", "compact", "verify"] {
+        assert!(text(&o).contains(cmd), "--help lists {cmd}");
+        let o = nines(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd} --help");
+        assert!(
+            text(&o).contains("--data-dir"),
+            "{cmd} --help mentions --data-dir"
+        );
+    }
+    let o = nines(&["export", "--data-dir", "/nonexistent", "--match", "up{"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("column"), "{}", text(&o));
+}
