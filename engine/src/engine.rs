@@ -245,7 +245,7 @@ impl Engine {
             .map(|s| WalSeries {
                 id: s.series.id,
                 kind: s.kind,
-                labels: &s.series.labels,
+                labels: s.labels,
                 timestamps: &s.timestamps,
                 values: &s.values,
             })
@@ -387,13 +387,13 @@ impl Inner {
                     .map(|(t, v)| (*t, v.to_bits()))
                     .collect()
             };
-            let matchers: Vec<crate::index::Matcher> = series
-                .labels
+            let labels = series.labels();
+            let matchers: Vec<crate::index::Matcher> = labels
                 .iter()
                 .map(|l| crate::index::Matcher::equal(l.name.clone(), l.value.clone()))
                 .collect();
             for h in snap.select(&matchers, lo, hi)? {
-                if h.labels != series.labels {
+                if h.labels != labels {
                     continue;
                 }
                 let (mut ts, mut vs) = (Vec::new(), Vec::new());
@@ -421,7 +421,7 @@ impl Inner {
                     ),
                 }
             }
-            rej.flush_into(out, &series.labels);
+            rej.flush_into(out, &labels);
             i = j;
         }
         Ok(())

@@ -46,12 +46,17 @@ impl Inner {
     }
 
     fn write_flush(&self, old_cut: TimestampMs, cut: TimestampMs) -> Result<Option<FileEntry>> {
-        let mut series = self.head.all_series();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let mut series: Vec<_> = self
+            .head
+            .all_series()
+            .into_iter()
+            .map(|s| (s.labels(), s))
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
         let (rel, abs) = self.new_segment_path(0)?;
         let mut w = SegmentWriter::create(&abs, 0, &[ColumnType::I64, ColumnType::F64])?;
         let (mut ts, mut vs) = (Vec::new(), Vec::new());
-        for s in &series {
+        for (labels, s) in &series {
             ts.clear();
             vs.clear();
             let kind = {
@@ -62,7 +67,7 @@ impl Inner {
                 d.kind
             };
             if !ts.is_empty() {
-                w.add_series(&s.labels, kind, &[Column::I64(&ts), Column::F64(&vs)])?;
+                w.add_series(labels, kind, &[Column::I64(&ts), Column::F64(&vs)])?;
             }
         }
         let mut edit = Edit {

@@ -40,6 +40,12 @@ impl Default for Retention {
     }
 }
 
+/// 1 m rollups one day before raw samples expire; never if they do not.
+fn default_rollup_delay(r: &Retention) -> BTreeMap<u32, Option<i64>> {
+    let delay = r.raw_ms.map(|raw| (raw - DAY_MS).max(0));
+    [(60, delay)].into()
+}
+
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
     pub data_dir: PathBuf,
@@ -60,6 +66,16 @@ pub struct EngineOptions {
     /// Rollup widths in seconds. 1 m, 1 h, 1 d: any window aligned to the
     /// minute is answered from at most a few hundred buckets.
     pub rollup_resolutions_s: Vec<u32>,
+    /// How long after the cut each rollup width is written, per width in
+    /// seconds; widths not listed are written right away. Default: the 1 m
+    /// rollups one day before raw samples leave retention (29 days with the
+    /// default 30-day raw retention), and never while raw samples are kept
+    /// forever. While raw samples exist they answer everything a 1 m bucket
+    /// could, and for 15 s scrapes 1 m rollups cost two thirds of the raw
+    /// data; written only as raw ages out, they keep minute-exact history
+    /// for a fraction of the space. Retention never deletes raw data before
+    /// every width has covered it.
+    pub rollup_delay_ms: BTreeMap<u32, Option<i64>>,
     pub retention: Retention,
     /// Run flushes, rollups, compaction and retention on a background
     /// thread. Off for one-shot tools that call them explicitly.
@@ -81,6 +97,7 @@ impl EngineOptions {
             block_range_ms: 2 * HOUR_MS,
             compaction_ranges_ms: vec![DAY_MS, 7 * DAY_MS],
             rollup_resolutions_s: DEFAULT_RESOLUTIONS.to_vec(),
+            rollup_delay_ms: default_rollup_delay(&Retention::default()),
             retention: Retention::default(),
             background: true,
             background_interval: Duration::from_secs(5),
@@ -103,9 +120,21 @@ impl EngineOptions {
         self
     }
 
+    /// Sets retention, and the 1 m rollup delay that follows from it.
     pub fn retention(mut self, r: Retention) -> Self {
+        self.rollup_delay_ms = default_rollup_delay(&r);
         self.retention = r;
         self
+    }
+
+    /// The newest bucket end a rollup width may be written up to, given the
+    /// newest persisted time; `None` when it is not written yet.
+    pub fn rollup_horizon(&self, res_s: u32, persisted_through: i64) -> Option<i64> {
+        match self.rollup_delay_ms.get(&res_s) {
+            None => Some(persisted_through),
+            Some(None) => None,
+            Some(Some(delay)) => Some(persisted_through.saturating_sub(*delay)),
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {

@@ -73,7 +73,7 @@ impl Engine {
         let head = self.head().stats();
         let mut series: HashSet<Labels> = HashSet::new();
         for s in self.head().select(&[]) {
-            series.insert(s.labels.clone());
+            series.insert(s.labels());
         }
         let mut per: BTreeMap<u32, ResolutionStats> = BTreeMap::new();
         let mut ranges: BTreeMap<u32, (Option<TimestampMs>, Option<TimestampMs>)> = BTreeMap::new();

@@ -223,7 +223,9 @@ fn second_open_of_a_directory_is_refused() {
 #[test]
 fn rollup_summaries_equal_raw_on_random_windows() {
     let dir = tempfile::tempdir().unwrap();
-    let e = Engine::open(opts(dir.path())).unwrap();
+    let mut o = opts(dir.path());
+    o.rollup_delay_ms.clear(); // every width right away, to test them all
+    let e = Engine::open(o).unwrap();
     let n_series = 6;
     let mut all = Vec::new();
     for s in 0..n_series {
@@ -294,11 +296,15 @@ fn rollup_summaries_equal_raw_on_random_windows() {
 #[test]
 fn retention_deletes_whole_expired_files_only_after_rollups() {
     let dir = tempfile::tempdir().unwrap();
-    let mut o = opts(dir.path());
-    o.retention = Retention {
+    let o = opts(dir.path()).retention(Retention {
         raw_ms: Some(2 * DAY_MS),
         rollups_ms: [(60, Some(4 * DAY_MS)), (3_600, None), (86_400, None)].into(),
-    };
+    });
+    assert_eq!(
+        o.rollup_delay_ms.get(&60),
+        Some(&Some(DAY_MS)),
+        "1 m rollups a day before raw expiry"
+    );
     let e = Engine::open(o).unwrap();
     let (ts, vs) = counter(5, 0, 10 * 24 * 240);
     for (ct, cv) in ts.chunks(5000).zip(vs.chunks(5000)) {
@@ -328,6 +334,9 @@ fn retention_deletes_whole_expired_files_only_after_rollups() {
     assert!(oldest_raw > 0, "old raw files were deleted");
     let oldest_1m = v.rollups[&60].iter().map(|f| f.min_t()).min().unwrap();
     assert!(oldest_1m > 0 && oldest_1m < oldest_raw);
+    // 1 m rollups were only written for data about to leave raw retention
+    let newest_1m = v.rollups[&60].iter().map(|f| f.max_t()).max().unwrap();
+    assert!(newest_1m <= newest - DAY_MS, "{newest_1m} vs {newest}");
     let oldest_1h = v.rollups[&3_600].iter().map(|f| f.min_t()).min().unwrap();
     assert!(oldest_1h <= HOUR_MS, "1 h rollups are kept forever here");
     // the whole-history increase is still exact from rollups

@@ -86,8 +86,8 @@ struct Shard {
 impl Shard {
     fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
         match self.by_hash.get(&hash) {
-            Some(s) if s.labels == *labels => Some(s),
-            Some(_) => self.collided.iter().find(|s| s.labels == *labels),
+            Some(s) if s.has_labels(labels) => Some(s),
+            Some(_) => self.collided.iter().find(|s| s.has_labels(labels)),
             None => None,
         }
     }
@@ -96,6 +96,9 @@ impl Shard {
 /// The samples of one batch series that the head stored, for the WAL.
 pub(crate) struct Stored<'a> {
     pub series: Arc<MemSeries>,
+    /// The series' labels as the batch gave them (the head keeps a compact
+    /// copy; the WAL needs them for series new to its current file).
+    pub labels: &'a Labels,
     pub kind: SeriesKind,
     pub timestamps: Cow<'a, [TimestampMs]>,
     pub values: Cow<'a, [f64]>,
@@ -201,7 +204,7 @@ impl Head {
             });
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let series = Arc::new(MemSeries::new(id, labels.clone(), SeriesKind::Unknown));
+        let series = Arc::new(MemSeries::new(id, labels, SeriesKind::Unknown));
         match guard.by_hash.entry(hash) {
             std::collections::hash_map::Entry::Occupied(_) => {
                 guard.collided.push(Arc::clone(&series))
@@ -288,6 +291,7 @@ impl Head {
             if !timestamps.is_empty() {
                 result.stored.push(Stored {
                     series,
+                    labels: &sb.labels,
                     kind,
                     timestamps,
                     values,
@@ -369,7 +373,7 @@ impl Head {
             }
         }
         for s in &idle {
-            let hash = s.labels.hash64();
+            let hash = s.hash;
             let mut shard = self.shard(hash).write();
             // The series may have received a sample since the scan.
             if !s.data.lock().ts.is_empty() {
@@ -378,11 +382,7 @@ impl Head {
             let in_main = shard.by_hash.get(&hash).is_some_and(|x| Arc::ptr_eq(x, s));
             if in_main {
                 shard.by_hash.remove(&hash);
-                if let Some(pos) = shard
-                    .collided
-                    .iter()
-                    .position(|c| c.labels.hash64() == hash)
-                {
+                if let Some(pos) = shard.collided.iter().position(|c| c.hash == hash) {
                     let promoted = shard.collided.swap_remove(pos);
                     shard.by_hash.insert(hash, promoted);
                 }
@@ -391,7 +391,7 @@ impl Head {
             }
             drop(shard);
             self.by_id.write().remove(&u64::from(s.id));
-            self.postings.write().remove(s.id, &s.labels);
+            self.postings.write().remove(s.id, &s.labels());
             self.series_count.fetch_sub(1, Ordering::Relaxed);
         }
         idle.len()

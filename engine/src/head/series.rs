@@ -3,28 +3,97 @@
 
 use parking_lot::Mutex;
 
-use crate::types::{Labels, RejectReason, SeriesKind, TimestampMs};
+use crate::bytes::{put_bytes, Cursor};
+use crate::types::{Label, Labels, RejectReason, SeriesKind, TimestampMs};
 
 /// A series in the head. `id` is dense and in-memory only (it is not stable
 /// across restarts; the WAL maps it per file).
 #[derive(Debug)]
 pub struct MemSeries {
     pub id: u32,
-    pub labels: Labels,
+    /// The label-set hash ([`Labels::hash64`]), kept to find the shard.
+    pub(crate) hash: u64,
+    labels: CompactLabels,
     pub(crate) data: Mutex<SeriesData>,
 }
 
 impl MemSeries {
-    pub(crate) fn new(id: u32, labels: Labels, kind: SeriesKind) -> MemSeries {
+    pub(crate) fn new(id: u32, labels: &Labels, kind: SeriesKind) -> MemSeries {
         MemSeries {
             id,
-            labels,
+            hash: labels.hash64(),
+            labels: CompactLabels::new(labels),
             data: Mutex::new(SeriesData::new(kind)),
         }
     }
 
+    /// The label set (decoded from the compact form the head keeps).
+    pub fn labels(&self) -> Labels {
+        self.labels.decode()
+    }
+
+    /// Compares with a label set without decoding.
+    pub fn has_labels(&self, labels: &Labels) -> bool {
+        self.labels.equals(labels)
+    }
+
     pub fn kind(&self) -> SeriesKind {
         self.data.lock().kind
+    }
+}
+
+/// A label set in one allocation: for each label, the length-prefixed name
+/// and value. A `Vec<Label>` of seven labels costs about 480 bytes; this
+/// costs the text plus a byte or two per string, which is most of what keeps
+/// the head under 1 KiB per series.
+#[derive(Debug)]
+struct CompactLabels(Box<[u8]>);
+
+impl CompactLabels {
+    fn new(labels: &Labels) -> CompactLabels {
+        let mut b = Vec::with_capacity(
+            labels
+                .iter()
+                .map(|l| l.name.len() + l.value.len() + 2)
+                .sum(),
+        );
+        for l in labels.iter() {
+            put_bytes(&mut b, l.name.as_bytes());
+            put_bytes(&mut b, l.value.as_bytes());
+        }
+        CompactLabels(b.into_boxed_slice())
+    }
+
+    /// The strings in order (name, value, name, value, ...). The bytes were
+    /// written from valid `Labels`, so decoding cannot fail.
+    fn strings(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut c = Cursor::new(&self.0);
+        std::iter::from_fn(move || {
+            if c.is_empty() {
+                None
+            } else {
+                c.str("label").ok()
+            }
+        })
+    }
+
+    fn decode(&self) -> Labels {
+        let mut it = self.strings();
+        let mut out = Vec::new();
+        while let (Some(n), Some(v)) = (it.next(), it.next()) {
+            out.push(Label::new(n, v));
+        }
+        Labels::from_sorted(out)
+    }
+
+    fn equals(&self, labels: &Labels) -> bool {
+        let mut it = self.strings();
+        for l in labels.iter() {
+            if it.next() != Some(l.name.as_str()) || it.next() != Some(l.value.as_str()) {
+                return false;
+            }
+        }
+        it.next().is_none()
     }
 }
 
@@ -185,6 +254,26 @@ impl SeriesData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_labels_round_trip_and_compare() {
+        let l = Labels::from_pairs(&[("__name__", "x"), ("a", "é\n\"q"), ("b", &"v".repeat(300))]);
+        let s = MemSeries::new(1, &l, SeriesKind::Gauge);
+        assert_eq!(s.labels(), l);
+        assert!(s.has_labels(&l));
+        assert!(!s.has_labels(&Labels::from_pairs(&[("__name__", "x"), ("a", "é\n\"q")])));
+        assert!(!s.has_labels(&Labels::from_pairs(&[
+            ("__name__", "x"),
+            ("a", "é\n\"q"),
+            ("b", "v"),
+            ("c", "1")
+        ])));
+        assert!(!s.has_labels(&Labels::from_pairs(&[
+            ("__name__", "y"),
+            ("a", "é\n\"q"),
+            ("b", &"v".repeat(300))
+        ])));
+    }
 
     const B: AppendBounds = AppendBounds {
         persisted_through: 1000,

@@ -115,7 +115,7 @@ fn series_limit_and_selection() {
     let sel = h.select(&[Matcher::new(MatchOp::RegexMatch, "i", "0|2").unwrap()]);
     let mut got: Vec<String> = sel
         .iter()
-        .map(|s| s.labels.get("i").unwrap().to_string())
+        .map(|s| s.labels().get("i").unwrap().to_string())
         .collect();
     got.sort();
     assert_eq!(got, vec!["0", "2"]);

@@ -115,9 +115,10 @@ impl Snapshot {
                     }
                     data.kind
                 };
+                let labels = s.labels();
                 let h = found
-                    .entry(s.labels.clone())
-                    .or_insert_with(|| SeriesHandle::new(s.labels.clone()));
+                    .entry(labels.clone())
+                    .or_insert_with(|| SeriesHandle::new(labels));
                 h.note_kind(kind);
                 h.head = Some(s);
             }

@@ -1,5 +1,6 @@
 //! Writing rollups: after the persisted cut moves, every rollup width whose
-//! next whole bucket is now final gets a rollup segment for the buckets
+//! next whole bucket is now final (and due: see
+//! `EngineOptions::rollup_delay_ms`) gets a rollup segment for the buckets
 //! between its watermark and the cut, computed from the raw segments in one
 //! pass over the series.
 
@@ -38,7 +39,7 @@ impl Inner {
             .iter()
             .filter_map(|&res_s| {
                 let width_ms = i64::from(res_s) * 1000;
-                let through = floor_to(cut, width_ms);
+                let through = floor_to(self.opts.rollup_horizon(res_s, cut)?, width_ms);
                 let after = version
                     .rollups_through
                     .get(&res_s)

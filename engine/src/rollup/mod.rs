@@ -7,7 +7,12 @@
 //!
 //! Rollup segments use the segment format with these columns ([`COLUMNS`]):
 //! `end`, `count`, `first_t` as an offset after the bucket start, `first_v`,
-//! `last_t` as an offset before the bucket end, `last_v`, `inc`.
+//! `last_t` as an offset before the bucket end, then `last_v` and `inc`
+//! stored as `last_v - first_v` and `(last_v - first_v) - inc` where that
+//! round-trips bit for bit (the usual counter: the second is 0 unless the
+//! counter reset inside the bucket), and a per-row `flags` column saying
+//! which rows use that form. The differences cost far less than the values:
+//! the 1 m rollups of 15 s scrapes shrink by about a third.
 
 mod job;
 mod summary;
@@ -18,15 +23,21 @@ use crate::segment::{Column, ColumnBuf, ColumnType};
 use crate::types::TimestampMs;
 
 /// The column layout of a rollup segment.
-pub const COLUMNS: [ColumnType; 7] = [
+pub const COLUMNS: [ColumnType; 8] = [
     ColumnType::I64, // bucket end
     ColumnType::I64, // sample count
     ColumnType::I64, // first sample time - bucket start (1..=width)
     ColumnType::F64, // first sample value
     ColumnType::I64, // bucket end - last sample time (0..width)
-    ColumnType::F64, // last sample value
-    ColumnType::F64, // increase inside the bucket
+    ColumnType::F64, // last value, or last - first when flags has DIFFS
+    ColumnType::F64, // increase inside, or (last - first) - increase with DIFFS
+    ColumnType::I64, // flags
 ];
+
+/// Row flag: the `last` and `inc` columns hold differences (see the module
+/// doc). Set only where all three values are non-NaN (NaN payloads through
+/// arithmetic differ between CPUs) and the inverse gives the same bits.
+pub const FLAG_DIFFS: i64 = 1;
 
 /// The default rollup widths in seconds: 1 m, 1 h, 1 d.
 pub const DEFAULT_RESOLUTIONS: [u32; 3] = [60, 3_600, 86_400];
@@ -86,8 +97,29 @@ pub struct BucketColumns {
     first_off: Vec<i64>,
     first_v: Vec<f64>,
     last_off: Vec<i64>,
-    last_v: Vec<f64>,
+    last: Vec<f64>,
     inc: Vec<f64>,
+    flags: Vec<i64>,
+}
+
+/// The stored form of (first, last, inc): differences where exact.
+fn encode_values(first: f64, last: f64, inc: f64) -> (f64, f64, i64) {
+    if !(first.is_nan() || last.is_nan() || inc.is_nan()) {
+        let d = last - first;
+        let c = d - inc;
+        if (first + d).to_bits() == last.to_bits() && (d - c).to_bits() == inc.to_bits() {
+            return (d, c, FLAG_DIFFS);
+        }
+    }
+    (last, inc, 0)
+}
+
+fn decode_values(first: f64, last: f64, inc: f64, flags: i64) -> (f64, f64) {
+    if flags & FLAG_DIFFS != 0 {
+        (first + last, last - inc)
+    } else {
+        (last, inc)
+    }
 }
 
 impl BucketColumns {
@@ -100,21 +132,24 @@ impl BucketColumns {
             c.first_off.push(s.first_t - (b.end - width_ms));
             c.first_v.push(s.first_v);
             c.last_off.push(b.end - s.last_t);
-            c.last_v.push(s.last_v);
-            c.inc.push(s.inc);
+            let (last, inc, flags) = encode_values(s.first_v, s.last_v, s.inc);
+            c.last.push(last);
+            c.inc.push(inc);
+            c.flags.push(flags);
         }
         c
     }
 
-    pub fn columns(&self) -> [Column<'_>; 7] {
+    pub fn columns(&self) -> [Column<'_>; 8] {
         [
             Column::I64(&self.end),
             Column::I64(&self.count),
             Column::I64(&self.first_off),
             Column::F64(&self.first_v),
             Column::I64(&self.last_off),
-            Column::F64(&self.last_v),
+            Column::F64(&self.last),
             Column::F64(&self.inc),
+            Column::I64(&self.flags),
         ]
     }
 
@@ -135,13 +170,14 @@ pub fn buckets_from_columns(
     cols: &[ColumnBuf],
     out: &mut Vec<Bucket>,
 ) -> Option<()> {
-    let [ColumnBuf::I64(end), ColumnBuf::I64(count), ColumnBuf::I64(first_off), ColumnBuf::F64(first_v), ColumnBuf::I64(last_off), ColumnBuf::F64(last_v), ColumnBuf::F64(inc)] =
+    let [ColumnBuf::I64(end), ColumnBuf::I64(count), ColumnBuf::I64(first_off), ColumnBuf::F64(first_v), ColumnBuf::I64(last_off), ColumnBuf::F64(last), ColumnBuf::F64(inc), ColumnBuf::I64(flags)] =
         cols
     else {
         return None;
     };
     out.reserve(end.len());
     for i in 0..end.len() {
+        let (last_v, inc) = decode_values(first_v[i], last[i], inc[i], flags[i]);
         out.push(Bucket {
             end: end[i],
             summary: Summary {
@@ -149,8 +185,8 @@ pub fn buckets_from_columns(
                 first_t: end[i] - width_ms + first_off[i],
                 first_v: first_v[i],
                 last_t: end[i] - last_off[i],
-                last_v: last_v[i],
-                inc: inc[i],
+                last_v,
+                inc,
             },
         });
     }
@@ -160,6 +196,40 @@ pub fn buckets_from_columns(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_differences_round_trip_every_value_class() {
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            1e300,
+            -1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::from_bits(crate::types::STALE_NAN_BITS),
+            5e-324,
+            123_456_789.123,
+        ];
+        for &a in &specials {
+            for &b in &specials {
+                for &c in &specials {
+                    let (l, i, f) = encode_values(a, b, c);
+                    let (lb, ib) = decode_values(a, l, i, f);
+                    assert_eq!(
+                        (lb.to_bits(), ib.to_bits()),
+                        (b.to_bits(), c.to_bits()),
+                        "{a} {b} {c}"
+                    );
+                }
+            }
+        }
+        assert_eq!(encode_values(10.0, 25.0, 15.0), (15.0, 0.0, FLAG_DIFFS));
+        assert_eq!(encode_values(10.0, 3.0, 7.0), (-7.0, -14.0, FLAG_DIFFS));
+    }
 
     #[test]
     fn buckets_are_left_open_right_closed() {

@@ -18,7 +18,7 @@ pub const HEADER_VERSION_OFFSET: usize = MAGIC.len();
 pub const HEADER_RESERVED_OFFSET: usize = HEADER_VERSION_OFFSET + 2;
 pub const HEADER_LEN: usize = HEADER_RESERVED_OFFSET + 6;
 
-/// Most columns a segment can carry (raw: 2, rollups: 7).
+/// Most columns a segment can carry (raw: 2, rollups: 8).
 pub const MAX_COLUMNS: usize = 8;
 /// Rows per block: large enough that the entropy coder's tables amortise,
 /// small enough that a short read decodes little it does not need.

@@ -257,7 +257,8 @@ impl Wal {
     }
 
     /// Deletes every closed file whose samples are all at or before `ts`
-    /// (files without samples included); the current file is never deleted.
+    /// (files without samples included). The current file is first closed
+    /// (rotated) when all of its samples are at or before `ts`.
     /// Returns how many were deleted.
     pub fn remove_files_through(&self, ts: i64) -> Result<usize> {
         self.shared.remove_files_through(ts)

@@ -730,3 +730,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_current_file_entirely_at_or_before_the_cut_is_closed_and_removed() {
+    let s = MemStorage::new();
+    let (wal, _, _) = open_collect(&s, mem_opts()).unwrap();
+    let first = wal.current_seq();
+    wal.append(&Batch::new(0..3, 100, 5).series()).unwrap();
+    // not everything is at or before 102: the file stays current
+    assert_eq!(wal.remove_files_through(102).unwrap(), 0);
+    assert_eq!(wal.current_seq(), first);
+    assert_eq!(wal.remove_files_through(104).unwrap(), 1);
+    assert!(
+        s.file(&file_path(dir(), first)).is_none(),
+        "flushed file deleted"
+    );
+    assert_ne!(wal.current_seq(), first);
+    let later = Batch::new(0..3, 200, 2);
+    wal.append(&later.series()).unwrap();
+    wal.close().unwrap();
+    let (_, report, got) = open_collect(&s, mem_opts()).unwrap();
+    assert!(report.is_clean());
+    assert_eq!(
+        got.samples,
+        all_samples(&[later]),
+        "the new file declares its series again"
+    );
+}

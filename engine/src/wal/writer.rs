@@ -61,6 +61,9 @@ pub(crate) struct Counters {
     fsync_hist: [AtomicU64; FSYNC_BUCKET_BOUNDS_US.len() + 1],
 }
 
+/// Largest Series-record buffer kept between writes.
+const SCRATCH_KEEP: usize = 1 << 20;
+
 pub(crate) struct Shared {
     storage: Arc<dyn WalStorage>,
     dir: PathBuf,
@@ -167,6 +170,11 @@ impl Shared {
             }
         }
         let n = (w.scratch.len() + samples.len()) as u64;
+        if w.scratch.capacity() > SCRATCH_KEEP {
+            // A burst of new series (a restart, a deploy) should not pin
+            // its encoding buffer for the life of the process.
+            w.scratch = Vec::new();
+        }
         w.len += n;
         w.written += n;
         w.max_ts = w.max_ts.max(enc.max_ts);
@@ -272,6 +280,15 @@ impl Shared {
     }
 
     pub fn remove_files_through(&self, ts: i64) -> Result<usize> {
+        {
+            // A current file holding only samples at or before the cut is
+            // closed first, so that a full flush frees the whole log.
+            let mut w = self.writer.lock();
+            if w.len > HEADER_LEN as u64 && w.max_ts.is_some_and(|m| m <= ts) {
+                self.check_failed()?;
+                self.rotate(&mut w)?;
+            }
+        }
         let mut closed = self.closed.lock();
         let mut removed = 0;
         let mut err = None;
