@@ -1,0 +1,23 @@
+//! The nines query language: PromQL with Prometheus's semantics, plus the
+//! SLO operators of the SLO layer.
+//!
+//! Module map:
+//! - [`syntax`]: AST, nom parser, printer (`Display` prints a query back).
+//! - [`functions`]: the function table and one file per function family.
+//! - [`value`]: results and their Prometheus JSON encoding.
+//! - [`error`]: query errors with their API error type and HTTP status.
+//!
+//! Data path: `parse` → `eval` (over an engine `Snapshot`: selectors load
+//! series once per query, range functions slide over each series' samples)
+//! → [`Value`].
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod functions;
+pub mod syntax;
+pub mod value;
+
+pub use error::QueryError;
+pub use syntax::{Expr, ParseError};
+pub use value::{Sample, Series, Value};
