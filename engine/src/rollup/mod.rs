@@ -11,13 +11,14 @@
 //! stored as `last_v - first_v` and `(last_v - first_v) - inc` where that
 //! round-trips bit for bit (the usual counter: the second is 0 unless the
 //! counter reset inside the bucket), and a per-row `flags` column saying
-//! which rows use that form. The differences cost far less than the values:
+//! which rows use that form (and whether all the bucket's samples are exact
+//! integers, see [`Summary::integral`]). The differences cost far less than the values:
 //! the 1 m rollups of 15 s scrapes shrink by about a third.
 
 mod job;
 mod summary;
 
-pub use summary::{pair_increase, Counting, Summary};
+pub use summary::{is_exact_integer, pair_increase, Counting, Summary};
 
 use crate::segment::{Column, ColumnBuf, ColumnType};
 use crate::types::TimestampMs;
@@ -38,6 +39,9 @@ pub const COLUMNS: [ColumnType; 8] = [
 /// doc). Set only where all three values are non-NaN (NaN payloads through
 /// arithmetic differ between CPUs) and the inverse gives the same bits.
 pub const FLAG_DIFFS: i64 = 1;
+/// Row flag: every sample in the bucket is an exact integer
+/// ([`Summary::integral`]).
+pub const FLAG_INTEGRAL: i64 = 2;
 
 /// The default rollup widths in seconds: 1 m, 1 h, 1 d.
 pub const DEFAULT_RESOLUTIONS: [u32; 3] = [60, 3_600, 86_400];
@@ -135,7 +139,8 @@ impl BucketColumns {
             let (last, inc, flags) = encode_values(s.first_v, s.last_v, s.inc);
             c.last.push(last);
             c.inc.push(inc);
-            c.flags.push(flags);
+            c.flags
+                .push(flags | if s.integral { FLAG_INTEGRAL } else { 0 });
         }
         c
     }
@@ -187,6 +192,7 @@ pub fn buckets_from_columns(
                 last_t: end[i] - last_off[i],
                 last_v,
                 inc,
+                integral: flags[i] & FLAG_INTEGRAL != 0,
             },
         });
     }

@@ -52,6 +52,18 @@ pub struct Summary {
     pub last_t: TimestampMs,
     pub last_v: f64,
     pub inc: f64,
+    /// Every summarised value is an integer of magnitude at most 2^53, so
+    /// every sum of increases is exact whatever the order of additions: a
+    /// result from buckets is then bit-identical to one summed over the raw
+    /// samples in any other order (Prometheus's `increase` included).
+    pub integral: bool,
+}
+
+/// An integer that f64 holds exactly, with room for exact sums of
+/// increases.
+#[inline]
+pub fn is_exact_integer(v: f64) -> bool {
+    v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0
 }
 
 impl Summary {
@@ -63,6 +75,7 @@ impl Summary {
         last_t: 0,
         last_v: 0.0,
         inc: 0.0,
+        integral: true,
     };
 
     pub fn is_empty(&self) -> bool {
@@ -100,6 +113,7 @@ impl Summary {
         self.last_t = t;
         self.last_v = v;
         self.count += 1;
+        self.integral &= is_exact_integer(v);
     }
 
     /// This interval followed by the adjacent, later interval `next`.
@@ -121,6 +135,7 @@ impl Summary {
             last_t: next.last_t,
             last_v: next.last_v,
             inc: self.inc + bridge + next.inc,
+            integral: self.integral && next.integral,
         }
     }
 
@@ -204,6 +219,18 @@ mod tests {
             let before = lo.checked_sub(1).map(|i| vs[i]);
             prop_assert_eq!(s.increase_after(Counting::Cumulative, before), reference_increase(&ts, &vs, a, b));
         }
+    }
+
+    #[test]
+    fn integral_tracks_every_value() {
+        assert!(Summary::of(Counting::Cumulative, &[1, 2], &[3.0, 5.0]).integral);
+        let a = Summary::of(Counting::Cumulative, &[1, 2], &[3.0, 5.5]);
+        assert!(!a.integral);
+        let b = Summary::of(Counting::Cumulative, &[3], &[9.0]);
+        assert!(!a.then(Counting::Cumulative, &b).integral);
+        assert!(!Summary::of(Counting::Cumulative, &[1], &[f64::NAN]).integral);
+        assert!(!Summary::of(Counting::Cumulative, &[1], &[1e300]).integral);
+        assert!(Summary::EMPTY.integral);
     }
 
     #[test]
