@@ -54,6 +54,9 @@ impl TryFrom<u8> for Predictor {
 const LEN_FIELD_BITS: u32 = 7;
 /// Bits of a code length `0..=12`.
 const CODE_LEN_BITS: u32 = 4;
+/// Groups spanning fewer values than this map symbols to bins through a
+/// table (at most 64 KiB) rather than a binary search.
+const LOOKUP_SPAN: u64 = 1 << 16;
 
 /// Encodes `values` (non-empty, `page_lens` checked) into `meta` (after the
 /// caller's tag) and pages. The predictor is the one with the smallest quick
@@ -207,9 +210,28 @@ fn grid_at(t0: i64, step: i64, row: usize) -> i64 {
 fn write_lanes(table: &BinTable, groups: &[Group], syms: &[i64], page: &mut Vec<u8>) {
     let codes = huffman::codes(&table.code_lens);
     let mut lanes: [BitWriter; LANES] = Default::default();
+    // Groups are sorted and cover every symbol: a symbol's bin is the first
+    // group that ends at or above it, looked up directly when the groups
+    // span few values.
+    let (min, max) = (groups[0].min, groups[groups.len() - 1].max);
+    let span = max.wrapping_sub(min) as u64;
+    let direct: Vec<u8> = if span < LOOKUP_SPAN {
+        let mut lut = vec![0u8; span as usize + 1];
+        let mut at = 0;
+        for (b, g) in groups.iter().enumerate() {
+            let end = g.max.wrapping_sub(min) as usize;
+            lut[at..=end].fill(b as u8);
+            at = end + 1;
+        }
+        lut
+    } else {
+        Vec::new()
+    };
     for (j, &s) in syms.iter().enumerate() {
-        // Groups are sorted and cover every symbol.
-        let b = groups.partition_point(|g| g.max < s);
+        let b = match direct.get(s.wrapping_sub(min) as u64 as usize) {
+            Some(&b) => usize::from(b),
+            None => groups.partition_point(|g| g.max < s),
+        };
         let w = &mut lanes[j % LANES];
         w.write(u64::from(codes[b]), u32::from(table.code_lens[b]));
         w.write(s.wrapping_sub(table.lowers[b]) as u64, table.obits[b]);
