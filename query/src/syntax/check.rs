@@ -21,6 +21,13 @@ use crate::functions::FunctionDef;
 struct First(Option<Failure>);
 
 impl First {
+    /// Keeps `f` unless an earlier error is already kept.
+    fn keep(&mut self, f: Option<Failure>) {
+        if self.0.is_none() {
+            self.0 = f;
+        }
+    }
+
     fn fail(&mut self, pos: usize, message: impl Into<String>) {
         if self.0.is_none() {
             self.0 = Some(Failure::new(pos, message));
@@ -87,7 +94,7 @@ pub(crate) fn unary(p: &mut Parser<'_>, sign: &Token, operand: Node) -> PResult<
     }
     let expr = Expr::Unary(UnaryExpr {
         op,
-        expr: Box::new(operand.expr),
+        expr: operand.expr,
     });
     p.node(expr, sign.start, operand.height + 1, first.0)
 }
@@ -172,8 +179,8 @@ pub(crate) fn binary(
     let height = lhs.height.max(rhs.height) + 1;
     let expr = Expr::Binary(BinaryExpr {
         op,
-        lhs: Box::new(lhs.expr),
-        rhs: Box::new(rhs.expr),
+        lhs: lhs.expr,
+        rhs: rhs.expr,
         return_bool,
         matching,
     });
@@ -212,9 +219,7 @@ pub(crate) fn call(
     let mut height = 0;
     let mut exprs = Vec::with_capacity(n);
     for (i, arg) in args.into_iter().enumerate() {
-        if let Some(f) = arg.deferred {
-            first.fail(f.pos, f.message);
-        }
+        first.keep(arg.deferred);
         let t = arg.expr.value_type();
         if let Some(want) = func.arg_type(i).filter(|&want| want != t) {
             let msg = format!(
@@ -225,7 +230,7 @@ pub(crate) fn call(
             first.fail(arg.start, msg);
         }
         height = height.max(arg.height);
-        exprs.push(arg.expr);
+        exprs.push(*arg.expr);
     }
     let expr = Expr::Call(super::ast::Call { func, args: exprs });
     p.node(expr, start, height + 1, first.0)
@@ -251,9 +256,7 @@ pub(crate) fn aggregate(
     let mut height = expr.height;
     let param = match param {
         Some(param) => {
-            if let Some(f) = param.deferred {
-                first.fail(f.pos, f.message);
-            }
+            first.keep(param.deferred);
             let t = param.expr.value_type();
             if let Some(want) = op.param_type().filter(|&want| want != t) {
                 let msg = format!(

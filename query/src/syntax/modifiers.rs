@@ -51,7 +51,7 @@ impl Parser<'_> {
         match self.peek_kind()? {
             Kind::RBracket => {
                 self.advance()?;
-                let message = match node.expr {
+                let message = match *node.expr {
                     Expr::Vector(selector) if selector.offset.is_none() => {
                         // Like Prometheus 2.42, only a timestamp is refused
                         // here: `x @ start() [5m]` is `x[5m] @ start()`.
@@ -82,7 +82,7 @@ impl Parser<'_> {
                 let own = check::subquery(&node);
                 let deferred = node.deferred.or(own);
                 let expr = Expr::Subquery(SubqueryExpr {
-                    expr: Box::new(node.expr),
+                    expr: node.expr,
                     range,
                     step,
                     offset: None,
@@ -102,7 +102,7 @@ impl Parser<'_> {
             return Err(self.unexpected(Some("offset"), Some("duration")));
         }
         let d = self.duration()?;
-        let slot = match &mut node.expr {
+        let slot = match &mut *node.expr {
             Expr::Vector(vs) => &mut vs.offset,
             Expr::Matrix(ms) => &mut ms.selector.offset,
             Expr::Subquery(sq) => &mut sq.offset,
@@ -148,7 +148,7 @@ impl Parser<'_> {
             }
             _ => return Err(self.unexpected(CONTEXT, EXPECTED)),
         };
-        let slot = match &mut node.expr {
+        let slot = match &mut *node.expr {
             Expr::Vector(vs) => &mut vs.at,
             Expr::Matrix(ms) => &mut ms.selector.at,
             Expr::Subquery(sq) => &mut sq.at,

@@ -47,23 +47,24 @@ pub(crate) fn parse_with(
 ) -> Result<Expr, ParseError> {
     let mut p = Parser::new(input);
     p.lookup = lookup;
-    p.parse_query()
-        .map_err(|f| ParseError::new(input, f.pos, f.message))
+    p.parse_query().map_err(|f| {
+        let (pos, message) = f.into_parts();
+        ParseError::new(input, pos, message)
+    })
 }
 
-/// An error at a byte offset.
+/// An error at a byte offset. Boxed: results travel up every level of the
+/// recursion, and small ones keep its stack frames small.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Failure {
-    pub pos: usize,
-    pub message: String,
-}
+pub(crate) struct Failure(Box<(usize, String)>);
 
 impl Failure {
     pub fn new(pos: usize, message: impl Into<String>) -> Failure {
-        Failure {
-            pos,
-            message: message.into(),
-        }
+        Failure(Box::new((pos, message.into())))
+    }
+
+    pub fn into_parts(self) -> (usize, String) {
+        *self.0
     }
 }
 
@@ -76,9 +77,10 @@ impl From<LexError> for Failure {
 pub(crate) type PResult<T> = Result<T, Failure>;
 
 /// A parsed expression with what the checks need: where it starts, how
-/// deep it is, and its first type error, if any.
+/// deep it is, and its first type error, if any. The expression is boxed
+/// (its parent wants it boxed anyway) to keep the parser's frames small.
 pub(crate) struct Node {
-    pub expr: Expr,
+    pub expr: Box<Expr>,
     pub start: usize,
     pub height: usize,
     pub deferred: Option<Failure>,
@@ -87,7 +89,7 @@ pub(crate) struct Node {
 impl Node {
     pub fn leaf(expr: Expr, start: usize) -> Node {
         Node {
-            expr,
+            expr: Box::new(expr),
             start,
             height: 1,
             deferred: None,
@@ -210,7 +212,7 @@ impl<'a> Parser<'a> {
             return Err(Failure::new(start, too_deep()));
         }
         Ok(Node {
-            expr,
+            expr: Box::new(expr),
             start,
             height,
             deferred,
@@ -227,7 +229,7 @@ impl<'a> Parser<'a> {
         }
         match node.deferred {
             Some(f) => Err(f),
-            None => Ok(node.expr),
+            None => Ok(*node.expr),
         }
     }
 
@@ -281,36 +283,13 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// One function per kind of primary expression: only the one in use is
+    /// on the stack while its operands recurse.
     fn parse_primary(&mut self) -> PResult<Node> {
         match self.peek_kind()? {
-            Kind::Number => {
-                let tok = self.advance()?;
-                match parse_number(tok.text(self.src)) {
-                    Ok(v) => Ok(Node::leaf(Expr::Number(v), tok.start)),
-                    Err(m) => Err(self.fail_at(tok.start, m)),
-                }
-            }
-            Kind::Str => {
-                let tok = self.advance()?;
-                Ok(Node::leaf(
-                    Expr::String(tok.string.unwrap_or_default()),
-                    tok.start,
-                ))
-            }
-            Kind::LParen => {
-                let open = self.advance()?;
-                let inner = self.parse_expr(0)?;
-                if self.eat(Kind::RParen)?.is_none() {
-                    return Err(self.unexpected(None, None));
-                }
-                let (height, deferred) = (inner.height + 1, inner.deferred);
-                self.node(
-                    Expr::Paren(Box::new(inner.expr)),
-                    open.start,
-                    height,
-                    deferred,
-                )
-            }
+            Kind::Number => self.parse_number(),
+            Kind::Str => self.parse_string(),
+            Kind::LParen => self.parse_paren(),
             Kind::LBrace | Kind::MetricIdentifier => self.parse_selector(),
             Kind::Identifier => {
                 if self.peek2_kind()? == Kind::LParen {
@@ -340,7 +319,35 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
+    fn parse_number(&mut self) -> PResult<Node> {
+        let tok = self.advance()?;
+        match parse_number(tok.text(self.src)) {
+            Ok(v) => Ok(Node::leaf(Expr::Number(v), tok.start)),
+            Err(m) => Err(self.fail_at(tok.start, m)),
+        }
+    }
+
+    #[inline(never)]
+    fn parse_string(&mut self) -> PResult<Node> {
+        let tok = self.advance()?;
+        let value = tok.string.unwrap_or_default();
+        Ok(Node::leaf(Expr::String(value), tok.start))
+    }
+
+    #[inline(never)]
+    fn parse_paren(&mut self) -> PResult<Node> {
+        let open = self.advance()?.start;
+        let inner = self.parse_expr(0)?;
+        if self.eat(Kind::RParen)?.is_none() {
+            return Err(self.unexpected(None, None));
+        }
+        let (height, deferred) = (inner.height + 1, inner.deferred);
+        self.node(Expr::Paren(inner.expr), open, height, deferred)
+    }
+
     /// `name`, `name{...}` or `{...}`.
+    #[inline(never)]
     fn parse_selector(&mut self) -> PResult<Node> {
         let start = self.peek()?.start;
         let mut name = None;
@@ -407,6 +414,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `name(args...)`, checked against the function table.
+    #[inline(never)]
     fn parse_call(&mut self) -> PResult<Node> {
         let ident = self.advance()?;
         let name = ident.text(self.src);
@@ -456,6 +464,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `op [by|without (...)] (args) [by|without (...)]`.
+    #[inline(never)]
     fn parse_aggregate(&mut self, op: AggregateOp) -> PResult<Node> {
         let start = self.advance()?.start;
         self.in_aggregation += 1;
@@ -506,13 +515,13 @@ impl<'a> Parser<'a> {
 pub(crate) fn aggregate_expr(
     op: AggregateOp,
     grouping: Option<Grouping>,
-    param: Option<Expr>,
-    expr: Expr,
+    param: Option<Box<Expr>>,
+    expr: Box<Expr>,
 ) -> Expr {
     Expr::Aggregate(AggregateExpr {
         op,
-        expr: Box::new(expr),
-        param: param.map(Box::new),
+        expr,
+        param,
         grouping,
     })
 }
