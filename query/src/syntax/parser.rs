@@ -171,7 +171,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Prometheus's "unexpected <token>[ in <context>][, expected <what>]",
-    /// about the next token (or the lexical error there).
+    /// about the next token (or the lexical error there). Where Prometheus
+    /// says only "unexpected <token>", the expected part is ours.
     pub fn unexpected(&mut self, context: Option<&str>, expected: Option<&str>) -> Failure {
         let in_aggregation = self.in_aggregation > 0;
         let src = self.src;
@@ -225,7 +226,7 @@ impl<'a> Parser<'a> {
         }
         let node = self.parse_expr(0)?;
         if self.peek_kind()? != Kind::Eof {
-            return Err(self.unexpected(None, None));
+            return Err(self.unexpected(None, Some("operator or end of input")));
         }
         match node.deferred {
             Some(f) => Err(f),
@@ -315,7 +316,7 @@ impl<'a> Parser<'a> {
                 | Keyword::Start
                 | Keyword::End,
             ) => self.parse_selector(),
-            _ => Err(self.unexpected(None, None)),
+            _ => Err(self.unexpected(None, Some("expression"))),
         }
     }
 
@@ -340,7 +341,7 @@ impl<'a> Parser<'a> {
         let open = self.advance()?.start;
         let inner = self.parse_expr(0)?;
         if self.eat(Kind::RParen)?.is_none() {
-            return Err(self.unexpected(None, None));
+            return Err(self.unexpected(None, Some("operator or \")\"")));
         }
         let (height, deferred) = (inner.height + 1, inner.deferred);
         self.node(Expr::Paren(inner.expr), open, height, deferred)
@@ -430,7 +431,7 @@ impl<'a> Parser<'a> {
     /// literal.
     fn parse_call_args(&mut self, durations: bool) -> PResult<Vec<Node>> {
         if self.eat(Kind::LParen)?.is_none() {
-            return Err(self.unexpected(None, None));
+            return Err(self.unexpected(None, Some("\"(\"")));
         }
         let mut args = Vec::new();
         if self.eat(Kind::RParen)?.is_some() {
@@ -458,7 +459,7 @@ impl<'a> Parser<'a> {
             } else if self.eat(Kind::RParen)?.is_some() {
                 return Ok(args);
             } else {
-                return Err(self.unexpected(None, None));
+                return Err(self.unexpected(None, Some("operator, \",\" or \")\"")));
             }
         }
     }

@@ -263,7 +263,7 @@ fn aggregation_errors() {
         "sum by (a) x",
         1,
         12,
-        r#"unexpected identifier "x" in aggregation"#,
+        r#"unexpected identifier "x" in aggregation, expected "(""#,
     );
 }
 
@@ -332,7 +332,12 @@ fn function_errors() {
         11,
         "trailing commas not allowed in function call args",
     );
-    error("rate(x[5m] y)", 1, 12, r#"unexpected identifier "y""#);
+    error(
+        "rate(x[5m] y)",
+        1,
+        12,
+        r#"unexpected identifier "y", expected operator, "," or ")""#,
+    );
     error("rate(5m)", 1, 6, r#"unexpected duration "5m""#);
     error(
         "predict_linear(x[5m], 1h)",
@@ -352,7 +357,10 @@ fn durations_only_reach_slo_functions() {
     let e = parse("error_ratio(x, 5m)").unwrap_err();
     assert!(e.message.starts_with("unknown function"), "{e}");
     let e = parse("rate(x, 5m)").unwrap_err();
-    assert_eq!(e.message, r#"unexpected duration "5m""#);
+    assert_eq!(
+        e.message,
+        r#"unexpected duration "5m", expected expression"#
+    );
 }
 
 #[test]
@@ -436,7 +444,7 @@ fn errors_locate_lines_and_draw_a_caret() {
         ParseError {
             line: 4,
             column: 1,
-            message: r#"unexpected ")" in aggregation"#.into(),
+            message: r#"unexpected ")" in aggregation, expected expression"#.into(),
             snippet: ")\n^".into(),
         }
     );

@@ -12,7 +12,7 @@ fn empty_queries() {
 
 #[test]
 fn lexical_errors() {
-    error("1+", 1, 3, "unexpected end of input");
+    error("1+", 1, 3, "unexpected end of input, expected expression");
     error(".", 1, 1, "unexpected character: '.'");
     error("2.5.", 1, 4, "unexpected character: '.'");
     error("100..4", 1, 5, r#"unexpected number ".4""#);
@@ -453,7 +453,20 @@ fn operator_errors() {
     error("bool", 1, 1, "unexpected <bool>");
     error("on", 1, 1, "unexpected <on>");
     error("atan2", 1, 1, "unexpected <op:atan2>");
-    error("foo bar", 1, 5, r#"unexpected identifier "bar""#);
+    error(
+        "foo bar",
+        1,
+        5,
+        r#"unexpected identifier "bar", expected operator or end of input"#,
+    );
+    error(
+        "(1 2)",
+        1,
+        4,
+        r#"unexpected number "2", expected operator or ")""#,
+    );
+    error("1 + )", 1, 5, "unexpected right parenthesis ')'");
+    error("1 + ,", 1, 5, r#"unexpected ",", expected expression"#);
     error("1 2", 1, 3, r#"unexpected number "2""#);
     error(r#"foo{a="b"} {c="d"}"#, 1, 12, r#"unexpected "{""#);
     error("()", 1, 2, r#"unexpected ")""#);
