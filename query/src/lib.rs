@@ -19,5 +19,5 @@ pub mod syntax;
 pub mod value;
 
 pub use error::QueryError;
-pub use syntax::{Expr, ParseError};
+pub use syntax::{parse, Expr, ParseError};
 pub use value::{Sample, Series, Value};
