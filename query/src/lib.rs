@@ -15,6 +15,7 @@
 
 pub mod error;
 pub mod functions;
+mod gofmt;
 pub mod syntax;
 pub mod value;
 
