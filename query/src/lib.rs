@@ -14,11 +14,13 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod eval;
 pub mod functions;
 mod gofmt;
 pub mod syntax;
 pub mod value;
 
 pub use error::QueryError;
+pub use eval::{eval_instant, eval_range, Cancel, QueryOptions};
 pub use syntax::{Expr, ParseError};
 pub use value::{Sample, Series, Value};

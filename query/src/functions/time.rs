@@ -5,7 +5,7 @@
 /// A sample value as Go's `int64(v)` on amd64 gives it: truncated toward
 /// zero; NaN and values out of range become `i64::MIN`.
 pub fn unix_seconds(v: f64) -> i64 {
-    if v.is_nan() || v >= 9_223_372_036_854_775_808.0 || v < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
         i64::MIN
     } else {
         v as i64
