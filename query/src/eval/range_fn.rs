@@ -7,6 +7,7 @@
 use nines_engine::Labels;
 
 use super::node::{check_unique_labels, read_time, unparen, ReadTime};
+use super::selector::drop_stale;
 use super::values::{RawSeries, StepSeries, Steps, Val};
 use super::Evaluator;
 use crate::error::QueryError;
@@ -230,16 +231,16 @@ impl Evaluator<'_> {
                 } else {
                     let (mint, maxt) = (first - range, last);
                     let handles = self.select(&ms.selector, mint, maxt)?;
-                    self.par_map(&handles, |h, scratch| {
-                        let (ts, vs) = self.read(h, mint, maxt, scratch)?;
-                        let s = super::selector::without_stale(h.labels.clone(), ts, vs);
-                        Ok((s.labels, w.slide(&s.ts, &s.vs)?))
+                    self.par_map(handles, |h, scratch| {
+                        self.read(h, mint, maxt, scratch)?;
+                        drop_stale(&mut scratch.ts, &mut scratch.vs);
+                        Ok((h.labels.clone(), w.slide(&scratch.ts, &scratch.vs)?))
                     })?
                 }
             }
             Expr::Subquery(sq) => {
                 let series: Vec<RawSeries> = self.subquery(sq, steps)?;
-                self.par_map(&series, |s, _| {
+                self.par_map(series, |s, _| {
                     Ok((s.labels.clone(), w.slide(&s.ts, &s.vs)?))
                 })?
             }

@@ -22,7 +22,7 @@ use nines_engine::read::{ReadScratch, SeriesHandle};
 use nines_engine::rollup::{Counting, Summary};
 
 use super::range_fn::{PerSeries, RangeFn, Windows};
-use super::selector::without_stale;
+use super::selector::drop_stale;
 use super::Evaluator;
 use crate::error::QueryError;
 use crate::functions::rate::{extrapolate, RateWindow};
@@ -105,14 +105,14 @@ impl Evaluator<'_> {
         let (mint, maxt) = (first - w.range, last);
         self.check("series selection")?;
         let handles = self.snap.select_with_rollups(&sel.matchers, mint, maxt)?;
-        let out = self.par_map(&handles, |h, scratch| {
-            if let Some(points) = self.summarized(w, h, scratch)? {
+        let out = self.par_map(handles, |h, scratch| {
+            if let Some(points) = self.summarized(w, h, &mut scratch.read)? {
                 self.rollup_series.fetch_add(1, Ordering::Relaxed);
                 return Ok((h.labels.clone(), points));
             }
-            let (ts, vs) = self.read(h, mint, maxt, scratch)?;
-            let s = without_stale(h.labels.clone(), ts, vs);
-            Ok((s.labels, w.slide(&s.ts, &s.vs)?))
+            self.read(h, mint, maxt, scratch)?;
+            drop_stale(&mut scratch.ts, &mut scratch.vs);
+            Ok((h.labels.clone(), w.slide(&scratch.ts, &scratch.vs)?))
         })?;
         Ok(Some(out))
     }

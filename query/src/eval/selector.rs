@@ -6,10 +6,11 @@
 //! if that sample is a stale marker. Range vectors hold the samples of
 //! `[t - range, t]`, both ends included, without stale markers.
 
-use nines_engine::read::{ReadScratch, SeriesHandle};
-use nines_engine::{is_stale_marker, Labels};
+use nines_engine::is_stale_marker;
+use nines_engine::read::SeriesHandle;
 
 use super::node::read_time;
+use super::par::Scratch;
 use super::values::{OutBuilder, RawSeries, StepSeries, Steps};
 use super::Evaluator;
 use crate::error::QueryError;
@@ -27,20 +28,26 @@ impl Evaluator<'_> {
         Ok(self.snap.select(&sel.matchers, mint, maxt)?)
     }
 
-    /// Reads one series' samples in `[mint, maxt]` (stale markers kept),
-    /// counting them against the sample limit.
+    /// Reads one series' samples in `[mint, maxt]` (stale markers kept) into
+    /// the scratch buffers, counting them against the sample limit.
     pub fn read(
         &self,
         h: &SeriesHandle,
         mint: i64,
         maxt: i64,
-        scratch: &mut ReadScratch,
-    ) -> Result<(Vec<i64>, Vec<f64>), QueryError> {
-        let (mut ts, mut vs) = (Vec::new(), Vec::new());
-        self.snap
-            .read_samples(h, mint, maxt, scratch, &mut ts, &mut vs)?;
-        self.count_samples(ts.len())?;
-        Ok((ts, vs))
+        scratch: &mut Scratch,
+    ) -> Result<(), QueryError> {
+        scratch.ts.clear();
+        scratch.vs.clear();
+        self.snap.read_samples(
+            h,
+            mint,
+            maxt,
+            &mut scratch.read,
+            &mut scratch.ts,
+            &mut scratch.vs,
+        )?;
+        self.count_samples(scratch.ts.len())
     }
 
     /// Every matching series' samples in `[mint, maxt]` without stale
@@ -52,9 +59,14 @@ impl Evaluator<'_> {
         maxt: i64,
     ) -> Result<Vec<RawSeries>, QueryError> {
         let handles = self.select(sel, mint, maxt)?;
-        self.par_map(&handles, |h, scratch| {
-            let (ts, vs) = self.read(h, mint, maxt, scratch)?;
-            Ok(without_stale(h.labels.clone(), ts, vs))
+        self.par_map(handles, |h, scratch| {
+            self.read(h, mint, maxt, scratch)?;
+            drop_stale(&mut scratch.ts, &mut scratch.vs);
+            Ok(RawSeries {
+                labels: h.labels.clone(),
+                ts: scratch.ts.clone(),
+                vs: scratch.vs.clone(),
+            })
         })
     }
 
@@ -109,9 +121,9 @@ impl Evaluator<'_> {
         };
         let (mint, maxt) = (lo - lookback, hi);
         let handles = self.select(sel, mint, maxt)?;
-        let series = self.par_map(&handles, |h, scratch| {
-            let (ts, vs) = self.read(h, mint, maxt, scratch)?;
-            let points = instant_points(&ts, &vs, &times, lookback, &value);
+        let series = self.par_map(handles, |h, scratch| {
+            self.read(h, mint, maxt, scratch)?;
+            let points = instant_points(&scratch.ts, &scratch.vs, &times, lookback, &value);
             self.count_samples(points.len())?;
             Ok(StepSeries {
                 labels: h.labels.clone(),
@@ -157,21 +169,21 @@ pub(crate) fn instant_points(
     out
 }
 
-/// A range-vector series: the samples without stale markers.
-pub(crate) fn without_stale(labels: Labels, mut ts: Vec<i64>, mut vs: Vec<f64>) -> RawSeries {
-    if vs.iter().any(|&v| is_stale_marker(v)) {
-        let mut k = 0;
-        for i in 0..ts.len() {
-            if !is_stale_marker(vs[i]) {
-                ts[k] = ts[i];
-                vs[k] = vs[i];
-                k += 1;
-            }
-        }
-        ts.truncate(k);
-        vs.truncate(k);
+/// Removes stale markers (range vectors never hold them), in place.
+pub(crate) fn drop_stale(ts: &mut Vec<i64>, vs: &mut Vec<f64>) {
+    if !vs.iter().any(|&v| is_stale_marker(v)) {
+        return;
     }
-    RawSeries { labels, ts, vs }
+    let mut k = 0;
+    for i in 0..ts.len() {
+        if !is_stale_marker(vs[i]) {
+            ts[k] = ts[i];
+            vs[k] = vs[i];
+            k += 1;
+        }
+    }
+    ts.truncate(k);
+    vs.truncate(k);
 }
 
 #[cfg(test)]
@@ -207,8 +219,9 @@ mod tests {
 
     #[test]
     fn stale_markers_leave_range_vectors() {
-        let s = without_stale(Labels::default(), vec![1, 2, 3], vec![1.0, STALE, f64::NAN]);
-        assert_eq!(s.ts, vec![1, 3]);
-        assert!(s.vs[1].is_nan());
+        let (mut ts, mut vs) = (vec![1, 2, 3], vec![1.0, STALE, f64::NAN]);
+        drop_stale(&mut ts, &mut vs);
+        assert_eq!(ts, vec![1, 3]);
+        assert!(vs[1].is_nan());
     }
 }

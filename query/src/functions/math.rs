@@ -310,6 +310,30 @@ mod tests {
     }
 
     #[test]
+    fn trigonometry_and_friends_at_exact_points() {
+        let f = |name: &str, x: f64| simple(name).unwrap()(x);
+        assert_eq!(f("sin", 0.0), 0.0);
+        assert_eq!(f("cos", 0.0), 1.0);
+        assert_eq!(f("tan", 0.0), 0.0);
+        assert_eq!(f("asin", 1.0), PI / 2.0);
+        assert_eq!(f("acos", 1.0), 0.0);
+        assert_eq!(f("atan", f64::INFINITY), PI / 2.0);
+        assert_eq!(f("sinh", 0.0), 0.0);
+        assert_eq!(f("cosh", 0.0), 1.0);
+        assert_eq!(f("tanh", f64::INFINITY), 1.0);
+        assert_eq!(f("asinh", 0.0), 0.0);
+        assert_eq!(f("acosh", 1.0), 0.0);
+        assert_eq!(f("atanh", 1.0), f64::INFINITY);
+        assert!(f("acos", 2.0).is_nan());
+        assert_eq!(f("exp", 0.0), 1.0);
+        assert_eq!(f("ln", 1.0), 0.0);
+        assert_eq!(f("sqrt", 16.0), 4.0);
+        assert_eq!(f("abs", -0.5), 0.5);
+        assert_eq!(f("ceil", 1.2), 2.0);
+        assert_eq!(f("floor", -1.2), -2.0);
+    }
+
+    #[test]
     fn rounding_clamping_sign() {
         assert_eq!(round(2.5, 1.0), 3.0);
         assert_eq!(round(-2.5, 1.0), -2.0);
