@@ -1,10 +1,10 @@
-//! Series-parallel work: contiguous chunks of the items on scoped threads,
-//! results in input order. Each thread has its own [`Scratch`] and drops its
-//! own items (dropping thousands of series handles is not free). The first
-//! error stops the others at their next item.
+//! Series-parallel work: the items handed out one by one to scoped threads,
+//! results in input order. Each thread has its own [`Scratch`] and drops the
+//! items it took (dropping thousands of series handles is not free). The
+//! first error stops the others at their next item.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use nines_engine::read::ReadScratch;
 
@@ -47,33 +47,37 @@ impl Evaluator<'_> {
                 })
                 .collect();
         }
-        let chunk = items.len().div_ceil(n);
-        let mut parts: Vec<Vec<T>> = Vec::with_capacity(n);
-        let mut rest = items;
-        while rest.len() > chunk {
-            let tail = rest.split_off(chunk);
-            parts.push(rest);
-            rest = tail;
-        }
-        parts.push(rest);
+        // Items are handed out one at a time, so that threads stay busy
+        // when series differ in size; each result keeps its index.
+        let total = items.len();
+        let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+        let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let results: Vec<Result<Vec<R>, QueryError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|part| {
-                    let (f, failed) = (&f, &failed);
+        let results: Vec<Result<Vec<(usize, R)>, QueryError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let (f, failed, next, slots) = (&f, &failed, &next, &slots);
                     s.spawn(move || {
                         let mut scratch = Scratch::default();
-                        let mut out = Vec::with_capacity(part.len());
-                        for it in part {
-                            if failed.load(Ordering::Relaxed) {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= total || failed.load(Ordering::Relaxed) {
                                 break;
                             }
+                            let item = match slots[i].lock() {
+                                Ok(mut slot) => slot.take(),
+                                Err(_) => None,
+                            };
+                            let Some(item) = item else {
+                                continue;
+                            };
                             let r = self
                                 .check("expression evaluation")
-                                .and_then(|()| f(&it, &mut scratch));
+                                .and_then(|()| f(&item, &mut scratch));
+                            drop(item);
                             match r {
-                                Ok(r) => out.push(r),
+                                Ok(r) => out.push((i, r)),
                                 Err(e) => {
                                     failed.store(true, Ordering::Relaxed);
                                     return Err(e);
@@ -93,11 +97,11 @@ impl Evaluator<'_> {
                 })
                 .collect()
         });
-        let mut out = Vec::new();
-        // The first error in input order wins, as in a sequential run.
+        let mut all = Vec::with_capacity(total);
         for r in results {
-            out.extend(r?);
+            all.extend(r?);
         }
-        Ok(out)
+        all.sort_unstable_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, r)| r).collect())
     }
 }
