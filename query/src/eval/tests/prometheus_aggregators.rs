@@ -476,3 +476,185 @@ fn collisions() {
         .instant(&call("changes", vec![mat(both, 5 * M)]), 0)
         .is_err());
 }
+
+#[test]
+fn histogram_quantile_cases() {
+    let db = Db::new();
+    let le = |name: &str, extra: &[(&str, &str)], le: &str, step: f64| {
+        let mut l = extra.to_vec();
+        l.push(("le", le));
+        load(&db, name, &l, 5 * M, &seq(0.0, step, 10));
+    };
+    let pos = [("start", "positive")];
+    let negs = [("start", "negative")];
+    for (b, s) in [("0.1", 5.0), (".2", 7.0), ("1e0", 11.0), ("+Inf", 12.0)] {
+        le("testhistogram_bucket", &pos, b, s);
+    }
+    for (b, s) in [("-.2", 1.0), ("-0.1", 2.0), ("0.3", 2.0), ("+Inf", 3.0)] {
+        le("testhistogram_bucket", &negs, b, s);
+    }
+    for (b, s) in [
+        ("0", 0.0),
+        ("2", 1.0),
+        ("4", 2.0),
+        ("6", 3.0),
+        ("+Inf", 3.0),
+    ] {
+        le("testhistogram2_bucket", &[], b, s);
+    }
+    for (job, inst, a, b, c) in [
+        ("job1", "ins1", 1.0, 3.0, 4.0),
+        ("job1", "ins2", 2.0, 5.0, 6.0),
+        ("job2", "ins1", 3.0, 4.0, 6.0),
+        ("job2", "ins2", 4.0, 7.0, 9.0),
+    ] {
+        let l = [("job", job), ("instance", inst)];
+        for (bound, s) in [("0.1", a), ("0.2", b), ("+Inf", c)] {
+            le("request_duration_seconds_bucket", &l, bound, s);
+        }
+    }
+    let i1 = [("job", "job1"), ("instance", "ins1")];
+    for (bound, s) in [
+        ("0.1", 1.0),
+        ("0.2", 1.0),
+        ("2e-1", 1.0),
+        ("2.0e-1", 1.0),
+        ("+Inf", 4.0),
+    ] {
+        le("mixed_bucket", &i1, bound, s);
+    }
+    let i2 = [("job", "job1"), ("instance", "ins2")];
+    le("mixed_bucket", &i2, "+inf", 0.0);
+    le("mixed_bucket", &i2, "+Inf", 0.0);
+    for (b, s) in [
+        ("0.1", 2.0),
+        ("1", 1.0),
+        ("10", 5.0),
+        ("100", 4.0),
+        ("1000", 9.0),
+        ("+Inf", 8.0),
+    ] {
+        le("nonmonotonic_bucket", &[], b, s);
+    }
+    for b in ["0.1", "0.2", "+Inf"] {
+        le("empty_bucket", &i1, b, 0.0);
+    }
+
+    let hq = |q: f64, e: Expr| call("histogram_quantile", vec![num(q), e]);
+    let th = || sel("testhistogram_bucket");
+    let rate5 = |name: &str| call("rate", vec![mat(sel(name), 5 * M)]);
+    let t = 50 * M;
+    let pn = |p, n| [("{start=\"positive\"}", p), ("{start=\"negative\"}", n)];
+    expect(
+        &db,
+        &hq(-0.1, th()),
+        t,
+        &pn(f64::NEG_INFINITY, f64::NEG_INFINITY),
+    );
+    expect(&db, &hq(1.01, th()), t, &pn(f64::INFINITY, f64::INFINITY));
+    expect(&db, &hq(NAN, th()), t, &pn(NAN, NAN));
+    let only = |s: &'static str| sel_with("testhistogram_bucket", &[("start", MatchOp::Equal, s)]);
+    expect(
+        &db,
+        &hq(0.0, only("positive")),
+        t,
+        &[("{start=\"positive\"}", 0.0)],
+    );
+    expect(
+        &db,
+        &hq(0.0, only("negative")),
+        t,
+        &[("{start=\"negative\"}", -0.2)],
+    );
+    expect(&db, &hq(1.0, th()), t, &pn(1.0, 0.3));
+    for (q, p, n) in [(0.2, 0.048, -0.2), (0.5, 0.15, -0.15), (0.8, 0.72, 0.3)] {
+        expect(&db, &hq(q, th()), t, &pn(p, n));
+        expect(&db, &hq(q, rate5("testhistogram_bucket")), t, &pn(p, n));
+    }
+    for (q, want) in [(1.0 / 6.0, 1.0), (0.5, 3.0), (5.0 / 6.0, 5.0)] {
+        expect(
+            &db,
+            &hq(q, sel("testhistogram2_bucket")),
+            7 * M,
+            &[("{}", want)],
+        );
+        let r = call("rate", vec![mat(sel("testhistogram2_bucket"), 15 * M)]);
+        expect(&db, &hq(q, r), 47 * M, &[("{}", want)]);
+    }
+    let rd = || rate5("request_duration_seconds_bucket");
+    let by = |op, l: &[&str]| agg_by(op, l, rd());
+    expect(&db, &hq(0.3, by(Sum, &["le"])), t, &[("{}", 0.075)]);
+    expect(
+        &db,
+        &hq(0.5, by(Sum, &["le"])),
+        t,
+        &[("{}", 0.1277777777777778)],
+    );
+    expect(
+        &db,
+        &hq(0.5, by(Avg, &["le"])),
+        t,
+        &[("{}", 0.12777777777777778)],
+    );
+    expect(
+        &db,
+        &hq(0.5, by(Sum, &["le", "instance"])),
+        t,
+        &[
+            ("{instance=\"ins1\"}", 0.1333333333),
+            ("{instance=\"ins2\"}", 0.125),
+        ],
+    );
+    expect(
+        &db,
+        &hq(0.3, by(Sum, &["le", "job"])),
+        t,
+        &[
+            ("{job=\"job1\"}", 0.1),
+            ("{job=\"job2\"}", 0.0642857142857143),
+        ],
+    );
+    let ji = |a, b, c, d| {
+        [
+            ("{instance=\"ins1\", job=\"job1\"}", a),
+            ("{instance=\"ins2\", job=\"job1\"}", b),
+            ("{instance=\"ins1\", job=\"job2\"}", c),
+            ("{instance=\"ins2\", job=\"job2\"}", d),
+        ]
+    };
+    expect(
+        &db,
+        &hq(0.3, by(Sum, &["le", "job", "instance"])),
+        t,
+        &ji(0.11, 0.09, 0.06, 0.0675),
+    );
+    expect(&db, &hq(0.3, rd()), t, &ji(0.11, 0.09, 0.06, 0.0675));
+    expect(
+        &db,
+        &hq(0.5, rd()),
+        t,
+        &ji(0.15, 0.13333333333333333, 0.1, 0.11666666666666667),
+    );
+    for (q, want) in [(0.01, 0.0045), (0.5, 8.5), (0.99, 979.75)] {
+        expect(&db, &hq(q, sel("nonmonotonic_bucket")), t, &[("{}", want)]);
+    }
+    for (q, want) in [(0.5, 0.15), (0.75, 0.2), (1.0, 0.2)] {
+        let w = [
+            ("{instance=\"ins1\", job=\"job1\"}", want),
+            ("{instance=\"ins2\", job=\"job1\"}", NAN),
+        ];
+        expect(&db, &hq(q, rate5("mixed_bucket")), t, &w);
+    }
+    expect(
+        &db,
+        &hq(0.2, rate5("empty_bucket")),
+        t,
+        &[("{instance=\"ins1\", job=\"job1\"}", NAN)],
+    );
+
+    for (b, s) in [("0.1", 1.0), ("0.2", 3.0), ("+Inf", 4.0)] {
+        le("request_duration_seconds2_bucket", &i1, b, s);
+    }
+    let both = sel_matchers(&[("__name__", MatchOp::RegexMatch, "request_duration.*")]);
+    assert!(db.instant(&hq(0.99, both), t).is_err());
+}
