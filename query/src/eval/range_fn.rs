@@ -116,13 +116,8 @@ impl Windows<'_> {
                 lo = ts.partition_point(|&t| t < start);
                 hi = ts.partition_point(|&t| t <= end);
             }
-            while lo < ts.len() && ts[lo] < start {
-                lo += 1;
-            }
-            hi = hi.max(lo);
-            while hi < ts.len() && ts[hi] <= end {
-                hi += 1;
-            }
+            lo = gallop(ts, lo, |t| t < start);
+            hi = gallop(ts, hi.max(lo), |t| t <= end);
             if hi == lo {
                 continue;
             }
@@ -179,6 +174,25 @@ impl Windows<'_> {
         }
         Ok(out)
     }
+}
+
+/// The first index at or after `from` whose time fails `before` (`ts` is
+/// sorted and `before` holds for a prefix): galloping, since windows move
+/// by a step, which is usually a few samples.
+fn gallop(ts: &[i64], from: usize, before: impl Fn(i64) -> bool) -> usize {
+    let mut lo = from;
+    let mut step = 1;
+    // Invariant: every index below `lo` satisfies `before`.
+    while lo < ts.len() && before(ts[lo]) {
+        let probe = lo + step;
+        if probe >= ts.len() || !before(ts[probe]) {
+            let hi = probe.min(ts.len());
+            return lo + 1 + ts[lo + 1..hi].partition_point(|&t| before(t));
+        }
+        lo = probe + 1;
+        step *= 2;
+    }
+    lo
 }
 
 impl Evaluator<'_> {
@@ -373,6 +387,18 @@ mod tests {
                 assert_eq!(g.1.to_bits(), w.1.to_bits(), "{f:?} step {}", g.0);
             }
         }
+    }
+
+    #[test]
+    fn gallop_finds_the_first_failing_index() {
+        let ts: Vec<i64> = (0..100).map(|i| i * 10).collect();
+        for from in [0, 1, 7, 50, 99, 100] {
+            for bound in [-5, 0, 5, 10, 95, 333, 990, 2000] {
+                let want = ts.partition_point(|&t| t < bound).max(from);
+                assert_eq!(gallop(&ts, from, |t| t < bound), want, "{from} {bound}");
+            }
+        }
+        assert_eq!(gallop(&[], 0, |t| t < 5), 0);
     }
 
     #[test]
