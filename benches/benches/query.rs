@@ -185,7 +185,10 @@ fn queries(c: &mut Criterion) {
     let inc = sum(&[], range_fn("increase", "c_total", 30 * DAY_MS));
     for (name, t) in [
         ("sum_increase_30d_1000_series_at_newest", newest),
-        ("sum_increase_30d_1000_series_a_day_earlier", newest - DAY_MS),
+        (
+            "sum_increase_30d_1000_series_a_day_earlier",
+            newest - DAY_MS,
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| {
