@@ -2,14 +2,14 @@
 //! Prometheus 2.42's semantics for float samples.
 //!
 //! Every node is evaluated once over all the steps of its evaluation
-//! ([`values::Steps`]: the query's steps, or a subquery's), as Prometheus
+//! (`values::Steps`: the query's steps, or a subquery's), as Prometheus
 //! does: selectors load each series' samples once for the union of the
 //! windows of all steps and walk them with moving indices; range functions
 //! slide windows over those samples; aggregations and binary operators work
 //! step by step on step-indexed points.
 //!
 //! Module map:
-//! - [`values`]: steps, per-node values, the output builder.
+//! - `values`: steps, per-node values, the output builder.
 //! - `node`: dispatch over the expression tree, `@`/offset times, step
 //!   invariance (Prometheus evaluates `@`-fixed parts once).
 //! - `selector`: loading series, instant vector selection with lookback.
