@@ -3,6 +3,8 @@
 //!
 //! Module map:
 //! - [`syntax`]: AST, nom parser, printer (`Display` prints a query back).
+//! - [`eval`]: the evaluator ([`eval_instant`], [`eval_range`]) over an
+//!   engine snapshot, with Prometheus 2.42's semantics.
 //! - [`functions`]: the function table and one file per function family.
 //! - [`value`]: results and their Prometheus JSON encoding.
 //! - [`error`]: query errors with their API error type and HTTP status.
@@ -14,10 +16,13 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod eval;
 pub mod functions;
+mod gofmt;
 pub mod syntax;
 pub mod value;
 
 pub use error::QueryError;
+pub use eval::{eval_instant, eval_range, Cancel, QueryOptions};
 pub use syntax::{parse, Expr, ParseError};
 pub use value::{Sample, Series, Value};
