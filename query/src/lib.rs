@@ -26,3 +26,29 @@ pub use error::QueryError;
 pub use eval::{eval_instant, eval_range, Cancel, QueryOptions};
 pub use syntax::{parse, Expr, ParseError};
 pub use value::{Sample, Series, Value};
+
+/// Parses and evaluates a query at one time.
+pub fn instant_query(
+    snap: &nines_engine::read::Snapshot,
+    query: &str,
+    time_ms: i64,
+    opts: &QueryOptions,
+    cancel: &Cancel,
+) -> Result<Value, QueryError> {
+    let expr = parse(query)?;
+    eval_instant(snap, &expr, time_ms, opts, cancel)
+}
+
+/// Parses and evaluates a range query at `start`, `start + step`, ... <= `end`.
+pub fn range_query(
+    snap: &nines_engine::read::Snapshot,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    opts: &QueryOptions,
+    cancel: &Cancel,
+) -> Result<Value, QueryError> {
+    let expr = parse(query)?;
+    eval_range(snap, &expr, start_ms, end_ms, step_ms, opts, cancel)
+}

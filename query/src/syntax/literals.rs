@@ -54,7 +54,7 @@ const MS_PER_UNIT: [(&str, i64); 7] = [
 /// `y w d h m s ms` (a year is 365 days), each at most once and in that
 /// order (`1h30m`, not `30m1h`), the total within Go's `time.Duration`
 /// (about 292 years) and greater than zero.
-pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
+pub fn parse_duration(text: &str) -> Result<i64, String> {
     let invalid = || format!("not a valid duration string: {}", go_quote(text));
     let mut rest = text;
     let mut total_ns: i64 = 0;

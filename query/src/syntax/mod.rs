@@ -19,7 +19,7 @@ mod parser;
 mod print;
 
 pub use ast::Expr;
-pub use literals::{format_at_seconds, format_duration, format_number, go_quote};
+pub use literals::{format_at_seconds, format_duration, format_number, go_quote, parse_duration};
 pub use parser::{parse, MAX_DEPTH};
 
 /// A query that failed to parse: where, what was expected, and the query
