@@ -5,6 +5,7 @@ mod compact;
 mod export;
 mod import;
 mod inspect;
+mod query;
 mod verify;
 
 use std::io::IsTerminal;
@@ -32,6 +33,7 @@ pub struct Cli {
 pub enum Command {
     Import(import::Args),
     Export(export::Args),
+    Query(query::Args),
     Inspect(inspect::Args),
     Compact(compact::Args),
     Verify(verify::Args),
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
+        Command::Query(a) => query::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Compact(a) => compact::run(a),
         Command::Verify(a) => verify::run(a),
