@@ -5,9 +5,12 @@
 //! throughput builds both decoders once per chunk and decodes every page of
 //! both (samples/s counts (timestamp, value) pairs); `decode-ts` and
 //! `decode-values` time the two columns alone, and `pco-reference` times
-//! bare pco on the value integers (the floor for integer/pco columns). The setup prints, per
-//! case, the chosen encodings, bytes/sample, and the information content:
-//! the empirical zero-order entropy H0 of the value deltas (in the series'
+//! bare pco on the value integers (the floor for integer/pco columns), and
+//! `int-pco`/`int-bins` decode the value integers as an i64 column forced to
+//! each of the two entropy-coded encodings (the A/B of the decoders). The
+//! setup prints, per case, the chosen encodings, bytes/sample, the sizes of
+//! the value integers under pco and bins, and the information content: the
+//! empirical zero-order entropy H0 of the value deltas (in the series'
 //! native integer units) and of the timestamp deltas.
 //!
 //! Run: `cargo bench -p nines-benches --bench codec -- --warm-up-time 1 --measurement-time 3`
@@ -16,7 +19,8 @@ use std::collections::HashMap;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use nines_engine::codec::{
-    encode_f64, encode_i64, DecodeScratch, EncodedColumn, F64Decoder, I64Decoder,
+    encode_f64, encode_i64, encode_i64_as, DecodeScratch, EncodedColumn, F64Decoder, I64Decoder,
+    I64Encoding,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -209,6 +213,21 @@ fn report(case: &Case) {
             (tb + vb) / ((h_v + h_t) / 8.0),
         );
     }
+    let lens = page_lens(ROWS);
+    let size = |e| forced(e, &case.units, &lens).encoded_len() as f64 / ROWS as f64;
+    let (pco, bins) = (size(I64Encoding::Pco), size(I64Encoding::Bins));
+    println!(
+        "{:22} value integers as i64: pco {pco:.4} B/sample, bins {bins:.4} B/sample ({:.3}x pco)",
+        case.name,
+        bins / pco,
+    );
+}
+
+/// `values` as an i64 column in `encoding`, which must hold them.
+fn forced(encoding: I64Encoding, values: &[i64], lens: &[usize]) -> EncodedColumn {
+    encode_i64_as(encoding, values, lens)
+        .expect("valid pages")
+        .expect("encoding holds the column")
 }
 
 /// A pco file header + chunk meta, and its pages.
@@ -276,6 +295,22 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
+        // The value integers in each entropy-coded encoding, same decoder API.
+        for encoding in [I64Encoding::Pco, I64Encoding::Bins] {
+            let col = forced(encoding, &case.units, &lens);
+            g.bench_function(format!("int-{}", encoding.name()), |b| {
+                b.iter(|| {
+                    let dec = I64Decoder::new(&col.meta).expect("own meta");
+                    let mut first_row = 0;
+                    for (page, &len) in col.pages.iter().zip(&lens) {
+                        dec.decode_page(&mut scratch, first_row, page, &mut int_out[..len])
+                            .expect("own page");
+                        black_box(&int_out);
+                        first_row += len;
+                    }
+                })
+            });
+        }
         // The two halves of `decode`, to show where the time goes.
         g.bench_function("decode-ts", |b| {
             b.iter(|| {

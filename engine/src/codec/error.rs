@@ -8,7 +8,7 @@ pub enum CodecError {
     Truncated,
     /// The meta starts with a tag this build does not know (or a tag of the other
     /// column type: an f64 meta handed to the i64 decoder).
-    #[error("unknown codec encoding tag {0:#04x}")]
+    #[error("unknown codec encoding tag {0:#04x} (corrupt data, or written by a newer nines)")]
     UnknownEncoding(u8),
     /// The bytes break a rule of the format; the text names the rule.
     #[error("invalid codec data: {0}")]

@@ -337,7 +337,13 @@ impl F64Decoder {
             } => {
                 let ints = &mut scratch.ints;
                 ints.resize(out.len(), 0);
-                inner.decode_unchecked(&mut scratch.pco, first_row, page, ints)?;
+                inner.decode_unchecked(
+                    &mut scratch.pco,
+                    &mut scratch.bytes,
+                    first_row,
+                    page,
+                    ints,
+                )?;
                 if *decimals == 0 {
                     for (o, &m) in out.iter_mut().zip(ints.iter()) {
                         *o = m as f64;

@@ -1,4 +1,4 @@
-//! Column codecs (format v1, spec in `docs/format/codec.md`).
+//! Column codecs (format v1.1, spec in `docs/format/codec.md`).
 //!
 //! A segment stores each series' samples as a *chunk*, split into pages of up
 //! to [`MAX_PAGE_ROWS`] rows. Each column of a chunk is encoded here into one
@@ -16,10 +16,12 @@
 //! [`SIZE_TOLERANCE_DIVISOR`] of it.
 //!
 //! Files: `int.rs` (i64 encodings), `grid.rs` (scrape timestamps on a grid),
+//! `bins/` (residuals in Huffman-coded bins: the fast entropy coder),
 //! `float.rs` (f64 encodings), `scaled.rs` (integral and decimal floats with
 //! exceptions), `xor.rs` (Gorilla XOR), `pco_col.rs` (the pco wrapper),
 //! `bits.rs` (varints and bit I/O), `error.rs`.
 
+mod bins;
 mod bits;
 mod error;
 mod float;
@@ -63,6 +65,19 @@ impl EncodedColumn {
 pub fn encode_i64(values: &[i64], page_lens: &[usize]) -> Result<EncodedColumn, CodecError> {
     check_page_lens(values.len(), page_lens)?;
     Ok(int::encode(values, page_lens).0)
+}
+
+/// Encodes an i64 column with `encoding` regardless of the choice rules, or
+/// `None` if that encoding cannot hold `values` (for benchmarks and tools
+/// that compare encodings). Same `page_lens` contract as [`encode_i64`].
+pub fn encode_i64_as(
+    encoding: I64Encoding,
+    values: &[i64],
+    page_lens: &[usize],
+) -> Result<Option<EncodedColumn>, CodecError> {
+    check_page_lens(values.len(), page_lens)?;
+    let step = int::grid_step(values).unwrap_or(0);
+    Ok(int::build(encoding, values, page_lens, step))
 }
 
 /// Encodes an f64 column losslessly (every bit pattern round-trips). Same
