@@ -50,15 +50,14 @@ enum Got {
 }
 
 /// Checks a file's cases against promtool; returns (checked cases,
-/// failures). String results cannot be checked (promtool's tests take
-/// vectors and scalars only) and are not counted.
+/// failures). Cases it cannot check ([`checkable`]) are not counted.
 pub fn check_file(bin: &str, file: &File, tmp: &Path) -> (usize, Vec<Failure>) {
     let mut yaml = String::from("evaluation_interval: 1m\ntests:\n");
     // tag -> (eval index, step)
     let mut tags: Vec<(usize, usize)> = Vec::new();
     let mut checked = Vec::new();
     for (i, (e, loaded)) in file.evals.iter().enumerate() {
-        if matches!(e.expected, Expected::String(_)) {
+        if !checkable(e) {
             continue;
         }
         checked.push(i);
@@ -103,6 +102,7 @@ pub fn check_file(bin: &str, file: &File, tmp: &Path) -> (usize, Vec<Failure>) {
         return fail_all(format!("promtool printed no results:\n{text}"));
     }
     let mut failures = Vec::new();
+    let mut blessed = Vec::new();
     for &i in &checked {
         let e = &file.evals[i].0;
         let steps: Vec<Option<&Got>> = tags
@@ -113,10 +113,50 @@ pub fn check_file(bin: &str, file: &File, tmp: &Path) -> (usize, Vec<Failure>) {
             .collect();
         let answer = prometheus_answer(e, &steps);
         if !matches(&padded(e), &answer, false) {
+            blessed.push((e.line, answer.to_case_text()));
             failures.push(failure(file, e, answer));
         }
     }
+    if std::env::var_os("NINES_GOLDEN_BLESS").is_some() && !blessed.is_empty() {
+        if let Err(e) = bless(&file.path, &blessed) {
+            panic!("bless {}: {e}", file.path.display());
+        }
+    }
     (checked.len(), failures)
+}
+
+/// Replaces the expectations of the evals at `fixes` lines with
+/// Prometheus's answers (`NINES_GOLDEN_BLESS=1`, for writing new cases).
+fn bless(path: &Path, fixes: &[(usize, String)]) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        out.push_str(lines[i]);
+        out.push('\n');
+        i += 1;
+        if let Some((_, answer)) = fixes.iter().find(|(l, _)| *l == i) {
+            while i < lines.len() && lines[i].starts_with(char::is_whitespace) && !lines[i].trim().is_empty() {
+                i += 1;
+            }
+            for l in answer.lines() {
+                out.push_str("  ");
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    std::fs::write(path, out)
+}
+
+/// Whether promtool can check a case: not string results (its tests take
+/// vectors and scalars), not range cases with `start()`/`end()` (they are
+/// checked step by step as instant queries, where both are the step).
+fn checkable(e: &Eval) -> bool {
+    let range_bounds = matches!(e.when, When::Range { .. })
+        && (e.query.contains("start()") || e.query.contains("end()"));
+    !matches!(e.expected, Expected::String(_)) && !range_bounds
 }
 
 fn failure(file: &File, e: &Eval, got: Answer) -> Failure {
@@ -249,9 +289,12 @@ fn prometheus_answer(e: &Eval, steps: &[Option<&Got>]) -> Answer {
     match e.when {
         When::Instant { .. } => {
             let s = steps.first().map(samples).unwrap_or_default();
-            // promtool turns a scalar into one sample without labels.
-            match (&e.expected, s.as_slice()) {
-                (Expected::Scalar(_), [(l, v)]) if l.is_empty() => Answer::Scalar(*v),
+            // promtool turns a scalar into one sample without labels; the
+            // query's static type tells the two apart.
+            let scalar = nines_query::parse(&e.query)
+                .is_ok_and(|q| q.value_type() == nines_query::syntax::ast::ValueType::Scalar);
+            match s.as_slice() {
+                [(l, v)] if scalar && l.is_empty() => Answer::Scalar(*v),
                 _ => Answer::Vector(s),
             }
         }

@@ -32,6 +32,7 @@ impl Loaded {
 
 /// A case file: its name, and each eval with the series loaded before it.
 pub struct File {
+    pub path: std::path::PathBuf,
     pub name: String,
     pub evals: Vec<(Eval, Vec<Loaded>)>,
 }
@@ -59,7 +60,11 @@ pub fn read_file(path: &Path) -> Result<File, String> {
             Command::Eval(e) => evals.push((e, loaded.clone())),
         }
     }
-    Ok(File { name, evals })
+    Ok(File {
+        path: path.to_path_buf(),
+        name,
+        evals,
+    })
 }
 
 /// An engine holding exactly `loaded`, in a temporary directory.

@@ -171,7 +171,14 @@ fn parse_eval(line: usize, text: &str, body: &[(usize, &str)]) -> Result<Eval, S
             ))
         }
     };
-    let query = words.collect::<Vec<_>>().join(" ");
+    // The query is the rest of the line as written (string literals may
+    // hold runs of spaces).
+    let used: Vec<&str> = rest.split_whitespace().take(head_words(when)).collect();
+    let mut query = rest;
+    for w in used {
+        query = query.trim_start().strip_prefix(w).unwrap_or(query);
+    }
+    let query = query.trim().to_string();
     if query.is_empty() {
         return Err(err(line, "eval needs a query"));
     }
@@ -208,6 +215,14 @@ fn parse_eval(line: usize, text: &str, body: &[(usize, &str)]) -> Result<Eval, S
         ordered,
         expected,
     })
+}
+
+/// Words of `instant at T` / `range from A to B step S`.
+fn head_words(w: When) -> usize {
+    match w {
+        When::Instant { .. } => 3,
+        When::Range { .. } => 7,
+    }
 }
 
 fn parse_instant_expected(lines: &[(usize, &str)]) -> Result<Expected, ScriptError> {
