@@ -137,7 +137,10 @@ fn bless(path: &Path, fixes: &[(usize, String)]) -> std::io::Result<()> {
         out.push('\n');
         i += 1;
         if let Some((_, answer)) = fixes.iter().find(|(l, _)| *l == i) {
-            while i < lines.len() && lines[i].starts_with(char::is_whitespace) && !lines[i].trim().is_empty() {
+            while i < lines.len()
+                && lines[i].starts_with(char::is_whitespace)
+                && !lines[i].trim().is_empty()
+            {
                 i += 1;
             }
             for l in answer.lines() {
