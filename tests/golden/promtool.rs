@@ -154,12 +154,26 @@ fn bless(path: &Path, fixes: &[(usize, String)]) -> std::io::Result<()> {
 }
 
 /// Whether promtool can check a case: not string results (its tests take
-/// vectors and scalars), not range cases with `start()`/`end()` (they are
-/// checked step by step as instant queries, where both are the step).
+/// vectors and scalars only).
 fn checkable(e: &Eval) -> bool {
-    let range_bounds = matches!(e.when, When::Range { .. })
-        && (e.query.contains("start()") || e.query.contains("end()"));
-    !matches!(e.expected, Expected::String(_)) && !range_bounds
+    !matches!(e.expected, Expected::String(_))
+}
+
+/// The query promtool evaluates at each step. A range query is an instant
+/// query per step, except that `@ start()` / `@ end()` name the range's
+/// bounds: they become those times, in seconds.
+fn step_query(e: &Eval) -> String {
+    match e.when {
+        When::Instant { .. } => e.query.clone(),
+        When::Range {
+            start_ms, end_ms, ..
+        } => {
+            let secs = |ms: i64| format!("{}", ms as f64 / 1000.0);
+            e.query
+                .replace("start()", &secs(start_ms))
+                .replace("end()", &secs(end_ms))
+        }
+    }
 }
 
 fn failure(file: &File, e: &Eval, got: Answer) -> Failure {
@@ -173,7 +187,7 @@ fn failure(file: &File, e: &Eval, got: Answer) -> Failure {
 }
 
 /// One promtool test group for an eval: its data and one expression test
-/// per time.
+/// per time (see [`step_query`]).
 fn group(
     yaml: &mut String,
     file: &str,
@@ -211,7 +225,7 @@ fn group(
     for (step, &t) in times.iter().enumerate() {
         let tag = tags.len();
         tags.push((eval_index, step));
-        let expr = format!("{} {TAG}{tag}", e.query);
+        let expr = format!("{} {TAG}{tag}", step_query(e));
         let _ = writeln!(yaml, "      - expr: {}", yaml_str(&expr));
         let _ = writeln!(yaml, "        eval_time: {}", duration(t));
         let _ = writeln!(yaml, "        exp_samples:");
