@@ -54,21 +54,37 @@ pub struct Civil {
     pub minute: u32,
 }
 
+/// Seconds from Go's absolute epoch (January 1 of year `GO_ABS_YEAR`, a
+/// year that starts a 400-year cycle as year 1 does) to the Unix epoch.
+/// Go adds this with wrapping int64 arithmetic, so instants far outside its
+/// range (`int64(NaN)` included) wrap around; Prometheus's answers for them
+/// follow from that, and so do ours.
+const GO_UNIX_TO_ABS: i64 = 9_223_372_028_715_321_600;
+const GO_ABS_YEAR: i64 = -292_277_022_399;
+const DAYS_PER_400_YEARS: u64 = 146_097;
+/// Unix day number of 0001-01-01, the first day of a 400-year cycle.
+const UNIX_DAY_OF_YEAR_1: i64 = -719_162;
+
 impl Civil {
     pub fn of_unix(secs: i64) -> Civil {
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
+        let abs = secs.wrapping_add(GO_UNIX_TO_ABS) as u64;
+        let days = abs / 86_400;
+        let sod = (abs % 86_400) as i64;
+        // The calendar repeats every 400 years (146097 days, whole weeks).
+        let cycles = (days / DAYS_PER_400_YEARS) as i64;
+        let in_cycle = (days % DAYS_PER_400_YEARS) as i64;
+        let (y, month, day) = civil_from_days(UNIX_DAY_OF_YEAR_1 + in_cycle);
+        let year = GO_ABS_YEAR + (y - 1) + 400 * cycles;
         let mut yday = day;
         for m in 1..month {
-            yday += days_in(year, m);
+            yday += days_in(y, m);
         }
         Civil {
             year,
             month,
             day,
-            // 1970-01-01 was a Thursday.
-            weekday: (days + 4).rem_euclid(7) as u32,
+            // January 1 of year 1 was a Monday.
+            weekday: ((in_cycle + 1) % 7) as u32,
             yday,
             hour: (sod / 3_600) as u32,
             minute: (sod % 3_600 / 60) as u32,
@@ -118,7 +134,15 @@ mod tests {
         // 1900 is not a leap year, 2000 is
         assert_eq!(f("days_in_month", -2_205_100_800), 28.0); // 1900-02-15
         assert_eq!(f("days_in_month", 950_572_800), 29.0); // 2000-02-15
-                                                           // 2023-12-31 is day 365
+                                                           // int64(NaN) in Go: its year 292277026596, 4 December, 15:30, Sunday
+        let t = unix_seconds(f64::NAN);
+        assert_eq!(f("year", t), 292_277_026_596.0);
+        assert_eq!(f("month", t), 12.0);
+        assert_eq!(f("day_of_month", t), 4.0);
+        assert_eq!(f("hour", t), 15.0);
+        assert_eq!(f("minute", t), 30.0);
+        assert_eq!(f("day_of_week", t), 0.0);
+        // 2023-12-31 is day 365
         assert_eq!(f("day_of_year", 1_704_024_000), 365.0);
     }
 
