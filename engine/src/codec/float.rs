@@ -344,16 +344,7 @@ impl F64Decoder {
                     page,
                     ints,
                 )?;
-                if *decimals == 0 {
-                    for (o, &m) in out.iter_mut().zip(ints.iter()) {
-                        *o = m as f64;
-                    }
-                } else {
-                    let d = *decimals;
-                    for (o, &m) in out.iter_mut().zip(ints.iter()) {
-                        *o = scaled::unscale(m, d);
-                    }
-                }
+                scaled::unscale_all(ints, *decimals, out);
                 exceptions.patch(first_row, out);
             }
             Kind::PcoFloat(pco) => pco.decode(&mut scratch.pco, page, out)?,
