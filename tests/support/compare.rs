@@ -129,7 +129,7 @@ pub fn diff(prom: &Answer, nines: &Answer, ordered: bool) -> Option<String> {
     match (prom, nines) {
         (Answer::Error(_), Answer::Error(_)) => None,
         (Answer::Scalar(t1, v1), Answer::Scalar(t2, v2)) => {
-            (t1 != t2 || !close(*v1, *v2)).then(|| format!("scalar {v1}@{t1} vs {v2}@{t2}"))
+            (t1 != t2 || !close(*v1, *v2)).then(|| format!("scalar {v1:?}@{t1} vs {v2:?}@{t2}"))
         }
         (Answer::String(t1, s1), Answer::String(t2, s2)) => {
             (t1 != t2 || s1 != s2).then(|| format!("string {s1:?}@{t1} vs {s2:?}@{t2}"))
@@ -141,14 +141,14 @@ pub fn diff(prom: &Answer, nines: &Answer, ordered: bool) -> Option<String> {
                 return Some("duplicate label sets in a vector".into());
             }
             if let Some(d) = diff_sets(&ma, &mb, |(t1, v1), (t2, v2)| {
-                (t1 != t2 || !close(*v1, *v2)).then(|| format!("{v1}@{t1} vs {v2}@{t2}"))
+                (t1 != t2 || !close(*v1, *v2)).then(|| format!("{v1:?}@{t1} vs {v2:?}@{t2}"))
             }) {
                 return Some(d);
             }
             if ordered {
                 for (i, ((_, _, v1), (_, _, v2))) in a.iter().zip(b).enumerate() {
                     if !close(*v1, *v2) {
-                        return Some(format!("order differs at {i}: {v1} vs {v2}"));
+                        return Some(format!("order differs at {i}: {v1:?} vs {v2:?}"));
                     }
                 }
             }
@@ -180,7 +180,7 @@ pub fn diff(prom: &Answer, nines: &Answer, ordered: bool) -> Option<String> {
                 pa.iter()
                     .zip(pb.iter())
                     .find(|(x, y)| !close(x.1, y.1))
-                    .map(|(x, y)| format!("at {}: {} vs {}", x.0, x.1, y.1))
+                    .map(|(x, y)| format!("at {}: {:?} vs {:?}", x.0, x.1, y.1))
             })
         }
         (a, b) => Some(format!("{} vs {}", Short(a), Short(b))),
@@ -220,12 +220,12 @@ pub struct Short<'a>(pub &'a Answer);
 impl fmt::Display for Short<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Answer::Scalar(t, v) => write!(f, "scalar {v} @{t}"),
+            Answer::Scalar(t, v) => write!(f, "scalar {v:?} @{t}"),
             Answer::String(t, s) => write!(f, "string {s:?} @{t}"),
             Answer::Vector(v) => {
                 write!(f, "vector of {}", v.len())?;
                 for (l, t, x) in v.iter().take(3) {
-                    write!(f, "; {} {x} @{t}", fmt_labels(l))?;
+                    write!(f, "; {} {x:?} @{t}", fmt_labels(l))?;
                 }
                 Ok(())
             }
@@ -244,5 +244,72 @@ impl fmt::Display for Short<'_> {
             }
             Answer::Error(e) => write!(f, "error: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vector(items: &[(&str, f64)]) -> Answer {
+        Answer::Vector(
+            items
+                .iter()
+                .map(|(inst, v)| {
+                    (
+                        BTreeMap::from([("instance".to_string(), inst.to_string())]),
+                        1000,
+                        *v,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn values_compare_within_1e9_relative() {
+        assert!(close(f64::NAN, f64::NAN));
+        assert!(close(1.0, 1.0 + 1e-12));
+        assert!(close(f64::INFINITY, f64::INFINITY));
+        assert!(!close(1.0, 1.0 + 1e-8));
+        assert!(!close(f64::NAN, 0.0));
+        assert!(!close(f64::INFINITY, f64::MAX));
+        assert!(!close(0.0, 1e-300));
+    }
+
+    #[test]
+    fn vectors_compare_as_sets_unless_ordered() {
+        let a = vector(&[("a", 1.0), ("b", 2.0)]);
+        let b = vector(&[("b", 2.0), ("a", 1.0)]);
+        assert!(diff(&a, &b, false).is_none());
+        assert!(diff(&a, &b, true).is_some());
+        assert!(diff(&a, &vector(&[("a", 1.0)]), false).is_some());
+        assert!(diff(&a, &vector(&[("a", 1.0), ("c", 2.0)]), false).is_some());
+        assert!(diff(&a, &vector(&[("a", 1.0), ("b", 2.5)]), false).is_some());
+        assert!(diff(&a, &Answer::Error("x".into()), false).is_some());
+        assert!(diff(
+            &Answer::Error("x".into()),
+            &Answer::Error("y".into()),
+            false
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn api_json_is_read() {
+        let resp = json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"a": "b"}, "values": [[1767571200.5, "NaN"], [1767571201, "+Inf"]]}
+        ]}});
+        match Answer::from_response(&resp) {
+            Answer::Matrix(m) => {
+                assert_eq!(m[0].1[0].0, 1_767_571_200_500);
+                assert!(m[0].1[0].1.is_nan());
+                assert_eq!(m[0].1[1], (1_767_571_201_000, f64::INFINITY));
+            }
+            other => panic!("{}", Short(&other)),
+        }
+        let err = json!({"status": "error", "errorType": "bad_data", "error": "parse error"});
+        assert!(matches!(Answer::from_response(&err), Answer::Error(_)));
     }
 }

@@ -51,3 +51,19 @@ pub fn ordered(expr: &Expr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_matters_for_sort_and_ungrouped_topk_only() {
+        let o = |q: &str| ordered(&nines_query::parse(q).unwrap());
+        assert!(o("sort(up)"));
+        assert!(o("(sort_desc(up))"));
+        assert!(o("topk(3, up)"));
+        assert!(!o("topk by (job) (3, up)"));
+        assert!(!o("sort(up) + 1"));
+        assert!(!o("sum(up)"));
+    }
+}
