@@ -10,6 +10,21 @@ pub struct Bucket {
     pub count: f64,
 }
 
+/// Go's `sort.Search(n, f)`: the binary search for the first index where `f`
+/// holds, probing exactly as Go does.
+fn go_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
+    let (mut i, mut j) = (0, n);
+    while i < j {
+        let h = (i + j) / 2;
+        if f(h) {
+            j = h;
+        } else {
+            i = h + 1;
+        }
+    }
+    i
+}
+
 /// The `q`-quantile of one histogram's buckets (any order; sorted here),
 /// interpolated linearly inside the bucket it falls in, with Prometheus's
 /// rules: NaN for a NaN `q`, -Inf below 0, +Inf above 1; NaN without a +Inf
@@ -47,8 +62,10 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
         return GO_NAN;
     }
     let mut rank = q * observations;
-    // First bucket (excluding +Inf) whose count reaches the rank.
-    let b = buckets[..n - 1].partition_point(|x| x.count < rank);
+    // First bucket (excluding +Inf) whose count reaches the rank, found by
+    // Go's `sort.Search` probe order: with NaN counts the predicate is not
+    // monotonic, and Prometheus's answer is where that search ends.
+    let b = go_search(n - 1, |i| buckets[i].count >= rank);
     if b == n - 1 {
         return buckets[n - 2].upper;
     }
