@@ -5,6 +5,7 @@ mod compact;
 mod export;
 mod import;
 mod inspect;
+mod serve;
 mod verify;
 
 use std::io::IsTerminal;
@@ -30,6 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Serve(serve::Args),
     Import(import::Args),
     Export(export::Args),
     Inspect(inspect::Args),
@@ -39,6 +41,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(a) => serve::run(a),
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
         Command::Inspect(a) => inspect::run(a),
