@@ -57,7 +57,10 @@ async fn query_client(
         .unwrap()
 }
 
-fn remote_write_body(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> Vec<u8> {
+/// (labels, samples) of one remote-write series.
+type RwSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn remote_write_body(series: &[RwSeries<'_>]) -> Vec<u8> {
     let req = pw::WriteRequest {
         timeseries: series
             .iter()
