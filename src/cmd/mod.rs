@@ -4,9 +4,11 @@
 mod compact;
 mod export;
 mod import;
+mod input;
 mod inspect;
 mod serve;
 mod verify;
+mod write;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -37,6 +39,7 @@ pub enum Command {
     Inspect(inspect::Args),
     Compact(compact::Args),
     Verify(verify::Args),
+    Write(write::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(a),
         Command::Compact(a) => compact::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Write(a) => write::run(a),
     }
 }
 

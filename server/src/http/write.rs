@@ -53,27 +53,28 @@ pub async fn remote_write(
     // Decoded structures cost a few times the protobuf bytes; reserve for
     // them before decompressing anything.
     let limit = st.config.limits.max_request_bytes.saturating_mul(8);
-    let decompressed_len =
-        match encoding.as_str() {
-            "snappy" => match snap::raw::decompress_len(&body) {
-                Ok(n) => n,
-                Err(e) => return bad(&st, format!("body is not snappy-compressed: {e}")),
-            },
-            "zstd" => match zstd::zstd_safe::get_frame_content_size(&body) {
-                Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
-                // Streaming encoders leave the size out: estimate, and reserve
-                // the rest once the real size is known.
-                Ok(None) => body.len().saturating_mul(10).min(limit),
-                Err(_) => return bad(&st, "body is not a zstd frame".into()),
-            },
-            "identity" => body.len(),
-            other => return bad(
+    let decompressed_len = match encoding.as_str() {
+        "snappy" => match snap::raw::decompress_len(&body) {
+            Ok(n) => n,
+            Err(e) => return bad(&st, format!("body is not snappy-compressed: {e}")),
+        },
+        "zstd" => match zstd::zstd_safe::get_frame_content_size(&body) {
+            Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+            // Streaming encoders leave the size out: estimate, and reserve
+            // the rest once the real size is known.
+            Ok(None) => body.len().saturating_mul(10).min(limit),
+            Err(_) => return bad(&st, "body is not a zstd frame".into()),
+        },
+        "identity" => body.len(),
+        other => {
+            return bad(
                 &st,
                 format!(
                     "unsupported Content-Encoding {other:?}: use snappy (remote-write 1.0) or zstd"
                 ),
-            ),
-        };
+            )
+        }
+    };
     if decompressed_len > limit {
         return bad(
             &st,
