@@ -234,7 +234,7 @@ fn import_reports_bad_lines_with_their_position_and_loads_the_rest() {
 fn commands_explain_themselves() {
     let o = nines(&["--help"]);
     assert!(o.status.success());
-    for cmd in ["import", "export", "inspect", "compact", "verify"] {
+    for cmd in ["import", "export", "inspect", "compact", "verify", "query"] {
         assert!(text(&o).contains(cmd), "--help lists {cmd}");
         let o = nines(&[cmd, "--help"]);
         assert!(o.status.success(), "{cmd} --help");
@@ -246,4 +246,77 @@ fn commands_explain_themselves() {
     let o = nines(&["export", "--data-dir", "/nonexistent", "--match", "up{"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("column"), "{}", text(&o));
+}
+
+#[test]
+fn query_prints_prometheus_api_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let input = dir.path().join("in.prom");
+    let mut body = String::from("# TYPE req_total counter\n");
+    for i in 0..=20 {
+        let t = 1_767_571_200_000i64 + i * 15_000;
+        body += &format!("req_total{{code=\"200\"}} {} {t}\n", i * 30);
+        body += &format!("req_total{{code=\"500\"}} {} {t}\n", i * 3);
+    }
+    std::fs::write(&input, body).unwrap();
+    let o = nines(&["import", "--data-dir", data_s, input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Instant: 5 minutes of 2/s and 0.2/s.
+    let o = nines(&[
+        "query",
+        "--data-dir",
+        data_s,
+        "--time",
+        "1767571500",
+        "sum by (code) (rate(req_total[5m]))",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "vector");
+    let mut got: Vec<(String, f64)> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["metric"]["code"].as_str().unwrap().to_string(),
+                r["value"][1].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), 2, "{v}");
+    assert!((got[0].1 - 2.0).abs() < 1e-9, "{v}");
+    assert!((got[1].1 - 0.2).abs() < 1e-9, "{v}");
+
+    // Range: one point per minute.
+    let o = nines(&[
+        "query",
+        "--data-dir",
+        data_s,
+        "--start",
+        "1767571260",
+        "--end",
+        "1767571500",
+        "--step",
+        "1m",
+        "req_total{code=\"500\"}",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["data"]["resultType"], "matrix");
+    let values = v["data"]["result"][0]["values"].as_array().unwrap();
+    assert_eq!(values.len(), 5, "{v}");
+    assert_eq!(values[4][1], "60", "{v}");
+
+    // A bad query is an error in the API's shape and exit 1.
+    let o = nines(&["query", "--data-dir", data_s, "sum(rate(req_total[5m])"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "bad_data");
 }

@@ -141,12 +141,12 @@ mod tests {
         }]);
         assert_eq!(
             v.to_response_json().to_string(),
-            r#"{"data":{"result":[{"metric":{"__name__":"up","job":"a"},"value":[1,"1"]}],"resultType":"vector"},"status":"success"}"#
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a"},"value":[1,"1"]}]}}"#
         );
         let s = Value::Scalar { t: 1500, v: 2.5 };
         assert_eq!(
             s.to_json().to_string(),
-            r#"{"result":[1.5,"2.5"],"resultType":"scalar"}"#
+            r#"{"resultType":"scalar","result":[1.5,"2.5"]}"#
         );
     }
 }

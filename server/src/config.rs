@@ -186,48 +186,21 @@ impl Config {
     }
 }
 
-/// Parses a Prometheus-style duration (`90s`, `1h30m`, `2d`, `500ms`) or plain
-/// seconds (`30`, `1.5`) into milliseconds.
+/// Parses a duration in PromQL's grammar (`90s`, `1h30m`, `2d`, `500ms`, via
+/// [`nines_query::syntax::parse_duration`]) or plain seconds (`30`, `1.5`,
+/// `0`) into milliseconds. Zero is allowed here (an `ooo_window` of `0`
+/// turns late samples off) where a PromQL range must be positive.
 pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
+        if secs.is_finite() && secs >= 0.0 && secs * 1000.0 < i64::MAX as f64 {
             return Ok((secs * 1000.0).round() as i64);
         }
+        return Err(format!("invalid duration {s:?}: must be >= 0 seconds"));
     }
-    let bad = || format!("invalid duration {s:?}: expected e.g. 30s, 5m, 1h30m, 7d or seconds");
-    let mut total: i64 = 0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    nines_query::syntax::parse_duration(s).map_err(|e| {
+        format!("invalid duration {s:?} ({e}): expected e.g. 30s, 5m, 1h30m, 7d or seconds")
+    })
 }
 
 #[cfg(test)]
@@ -243,6 +216,9 @@ mod tests {
         assert!(parse_duration_ms("5x").is_err());
         assert!(parse_duration_ms("").is_err());
         assert!(parse_duration_ms("-1").is_err());
+        assert_eq!(parse_duration_ms("0"), Ok(0));
+        // PromQL's order rule: largest unit first.
+        assert!(parse_duration_ms("30m1h").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod export;
 mod import;
 mod input;
 mod inspect;
+mod query;
 mod serve;
 mod verify;
 mod write;
@@ -36,6 +37,7 @@ pub enum Command {
     Serve(serve::Args),
     Import(import::Args),
     Export(export::Args),
+    Query(query::Args),
     Inspect(inspect::Args),
     Compact(compact::Args),
     Verify(verify::Args),
@@ -47,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(a),
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
+        Command::Query(a) => query::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Compact(a) => compact::run(a),
         Command::Verify(a) => verify::run(a),

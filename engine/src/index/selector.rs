@@ -63,21 +63,28 @@ pub fn label_name(i: &str) -> IResult<&str, &str> {
 /// Parses a PromQL string literal at the start of `i`: `"..."` and `'...'`
 /// with Go escapes (`\n \t \\ \" \' \a \b \f \r \v \xHH \NNN \uHHHH
 /// \UHHHHHHHH`), or a raw `` `...` `` without escapes. Returns the decoded
-/// string and the rest, or a message saying what is wrong.
+/// string and the rest, or where and why it is invalid, in the words of
+/// Prometheus's lexer. `\xHH` and `\NNN` decode to the code point of that
+/// value (Go decodes them to a raw byte, which a Rust string cannot hold).
 pub fn string_literal(i: &str) -> Result<(String, &str), (&str, String)> {
     let mut chars = i.char_indices();
     let quote = match chars.next() {
         Some((_, q @ ('"' | '\'' | '`'))) => q,
         _ => return Err((i, "expected a string in quotes".into())),
     };
+    let unterminated = if quote == '`' {
+        "unterminated raw string"
+    } else {
+        "unterminated quoted string"
+    };
     let mut out = String::new();
     while let Some((at, c)) = chars.next() {
         match c {
             c if c == quote => return Ok((out, &i[at + c.len_utf8()..])),
-            '\n' if quote != '`' => return Err((&i[at..], "newline in string".into())),
+            '\n' if quote != '`' => return Err((&i[at..], unterminated.into())),
             '\\' if quote != '`' => {
-                let Some((eat, e)) = chars.next() else {
-                    return Err((&i[at..], "unterminated escape".into()));
+                let Some((_, e)) = chars.next() else {
+                    return Err((&i[at..], "escape sequence not terminated".into()));
                 };
                 let simple = match e {
                     'n' => Some('\n'),
@@ -95,34 +102,55 @@ pub fn string_literal(i: &str) -> Result<(String, &str), (&str, String)> {
                     out.push(s);
                     continue;
                 }
-                let (digits, radix) = match e {
-                    'x' => (2, 16),
-                    'u' => (4, 16),
-                    'U' => (8, 16),
-                    '0'..='7' => (3, 8),
-                    _ => return Err((&i[at..], format!("unknown escape sequence \\{e}"))),
+                // Digits after the escape letter (octal: the letter is the first digit).
+                let (mut digits, radix, max, mut code) = match e {
+                    'x' => (2, 16, 0xff, 0),
+                    'u' => (4, 16, 0x10_ffff, 0),
+                    'U' => (8, 16, 0x10_ffff, 0),
+                    '0'..='7' => (2, 8, 0xff, u32::from(e) - u32::from('0')),
+                    _ => {
+                        return Err((
+                            &i[at..],
+                            format!("unknown escape sequence {}", unicode_name(e)),
+                        ))
+                    }
                 };
-                let start = if radix == 8 { eat } else { eat + 1 };
-                let end = start + digits;
-                let Some(code) = i
-                    .get(start..end)
-                    .and_then(|d| u32::from_str_radix(d, radix).ok())
-                else {
-                    return Err((&i[at..], format!("invalid escape sequence \\{e}")));
-                };
-                let Some(ch) = char::from_u32(code) else {
-                    return Err((&i[at..], format!("escape \\{e} is not a valid character")));
-                };
-                out.push(ch);
-                // Consume the digits from the iterator.
-                while chars.clone().next().is_some_and(|(p, _)| p < end) {
-                    chars.next();
+                while digits > 0 {
+                    let Some((_, d)) = chars.next() else {
+                        return Err((&i[at..], "escape sequence not terminated".into()));
+                    };
+                    let Some(v) = d.to_digit(radix) else {
+                        return Err((
+                            &i[at..],
+                            format!("illegal character {} in escape sequence", unicode_name(d)),
+                        ));
+                    };
+                    code = code * radix + v;
+                    digits -= 1;
+                }
+                match char::from_u32(code).filter(|_| code <= max) {
+                    Some(ch) => out.push(ch),
+                    None => {
+                        return Err((
+                            &i[at..],
+                            "escape sequence is an invalid Unicode code point".into(),
+                        ))
+                    }
                 }
             }
             c => out.push(c),
         }
     }
-    Err((i, "unterminated string".into()))
+    Err((i, unterminated.into()))
+}
+
+/// `U+0063 'c'`, as Go's `%#U` prints a character.
+fn unicode_name(c: char) -> String {
+    if c.is_control() {
+        format!("U+{:04X}", u32::from(c))
+    } else {
+        format!("U+{:04X} '{c}'", u32::from(c))
+    }
 }
 
 fn ws<'a, O, P: Parser<&'a str, Output = O, Error = nom::error::Error<&'a str>>>(
@@ -250,5 +278,41 @@ mod tests {
         assert!(e.message.contains("unexpected text"), "{e}");
         let e = parse_selector(r#"up{a="\q"}"#).unwrap_err();
         assert!(e.message.contains("unknown escape"), "{e}");
+    }
+
+    #[test]
+    fn string_literal_errors_match_prometheus() {
+        let err = |s: &str| string_literal(s).unwrap_err().1;
+        assert_eq!(err(r#""\c""#), "unknown escape sequence U+0063 'c'");
+        assert_eq!(
+            err(r#""\x.""#),
+            "illegal character U+002E '.' in escape sequence"
+        );
+        assert_eq!(
+            err(r#""\x+f""#),
+            "illegal character U+002B '+' in escape sequence"
+        );
+        assert_eq!(err(r#""\"#), "escape sequence not terminated");
+        assert_eq!(err(r#""\x4"#), "escape sequence not terminated");
+        assert_eq!(
+            err(r#""\777""#),
+            "escape sequence is an invalid Unicode code point"
+        );
+        assert_eq!(
+            err(r#""\ud800""#),
+            "escape sequence is an invalid Unicode code point"
+        );
+        assert_eq!(err("\"ab\ncd\""), "unterminated quoted string");
+        assert_eq!(err("`ab"), "unterminated raw string");
+        assert_eq!(err(r#"'a\"'"#), "unknown escape sequence U+0022 '\"'");
+        fn ok(s: &str) -> (String, &str) {
+            string_literal(s).unwrap()
+        }
+        assert_eq!(
+            ok(r#""\101\x41\u0041\U00000041\"" x"#),
+            ("AAAA\"".to_string(), " x")
+        );
+        assert_eq!(ok("`a\nb\\`rest"), ("a\nb\\".to_string(), "rest"));
+        assert_eq!(ok("'\\''"), ("'".to_string(), ""));
     }
 }

@@ -1,7 +1,29 @@
 //! The function table: every function the language knows, with its argument
 //! and return types. The parser checks calls against it; the evaluator
 //! dispatches on [`FunctionDef::name`] to the implementations in this folder
-//! (one file per family).
+//! (one file per family):
+//!
+//! - [`rate`]: `rate`, `increase`, `delta`, `irate`, `idelta`, `resets`,
+//!   `changes`.
+//! - [`over_time`]: the `*_over_time` aggregations of one window.
+//! - [`regression`]: `deriv`, `predict_linear`, `holt_winters`.
+//! - [`histogram`]: `histogram_quantile` on classic buckets.
+//! - [`math`]: element-wise math, `round`, `clamp*`, Go's `Pow`.
+//! - [`time`]: the date functions.
+//! - [`labels`]: `label_replace`, `label_join`, `absent`'s labels.
+//! - [`stats`]: compensated sums, quantiles, Go's `Max`/`Min`.
+//!
+//! They are pure functions over sample slices; the evaluator slides them
+//! over each series' windows.
+
+pub mod histogram;
+pub mod labels;
+pub mod math;
+pub mod over_time;
+pub mod rate;
+pub mod regression;
+pub mod stats;
+pub mod time;
 
 use crate::syntax::ast::ValueType;
 

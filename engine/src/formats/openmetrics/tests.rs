@@ -521,19 +521,7 @@ fn error_chunks_are_bounded() {
 
 // ---- writer ----
 
-fn write(series: &[(Labels, SeriesKind, Vec<i64>, Vec<f64>)]) -> (String, WriteStats) {
-    let mut w = OpenMetricsWriter::new(Vec::new(), "test.om");
-    for (l, k, t, v) in series {
-        if let Err(e) = w.write_series(l, *k, t, v) {
-            panic!("write_series: {e}");
-        }
-    }
-    let stats = w.stats().clone();
-    match w.finish() {
-        Ok(out) => (String::from_utf8_lossy(&out).into_owned(), stats),
-        Err(e) => panic!("finish: {e}"),
-    }
-}
+use super::writer::tests::write;
 
 #[test]
 fn writer_reopens_interleaved_families_and_counts_them() {

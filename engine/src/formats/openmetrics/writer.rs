@@ -246,11 +246,14 @@ fn push_value(out: &mut Vec<u8>, v: f64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::STALE_NAN_BITS;
 
-    fn write(series: &[(Labels, SeriesKind, Vec<i64>, Vec<f64>)]) -> (String, WriteStats) {
+    /// Writes the series into a string (for tests here and in `../tests.rs`).
+    pub(crate) fn write(
+        series: &[(Labels, SeriesKind, Vec<i64>, Vec<f64>)],
+    ) -> (String, WriteStats) {
         let mut w = OpenMetricsWriter::new(Vec::new(), "test.om");
         for (l, k, t, v) in series {
             if let Err(e) = w.write_series(l, *k, t, v) {
