@@ -40,7 +40,7 @@ fn time_range(p: &Params) -> Result<(i64, i64), ApiError> {
     Ok((start, end))
 }
 
-fn limit(p: &Params) -> Result<usize, ApiError> {
+pub(super) fn limit(p: &Params) -> Result<usize, ApiError> {
     match p.get("limit") {
         None | Some("") => Ok(0),
         Some(s) => s.parse::<usize>().map_err(|_| {

@@ -1,10 +1,12 @@
 //! The HTTP server: Prometheus's HTTP API (what Grafana's Prometheus data
 //! source sends), the remote-write receiver, and operations endpoints. One
-//! file per area: `api.rs` (queries, labels, series, metadata),
-//! `write.rs` (remote-write), `ops.rs` (health, readiness, /metrics).
+//! file per area: `query.rs` (PromQL queries), `api.rs` (labels, series,
+//! metadata, build information), `write.rs` (remote-write), `ops.rs`
+//! (health, readiness, /metrics).
 
 mod api;
 mod ops;
+mod query;
 mod write;
 
 use std::sync::Arc;
@@ -22,6 +24,12 @@ use crate::state::AppState;
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.limits.max_request_bytes;
     Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
         .route("/api/v1/series", get(api::series).post(api::series))
@@ -160,13 +168,25 @@ pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
     )))
 }
 
-/// Parses a duration parameter (`30s`, `5m`, or seconds as a float).
+/// Parses a duration parameter as Prometheus does: seconds as a float (any
+/// sign; the caller checks the range) or a PromQL duration (`30s`, `1h5m`);
+/// returns milliseconds.
 pub fn parse_duration(name: &str, s: &str) -> Result<i64, ApiError> {
-    crate::config::parse_duration_ms(s).map_err(|_| {
+    let s = s.trim();
+    let bad = || {
         ApiError::bad_data(format!(
             "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
         ))
-    })
+    };
+    if let Ok(secs) = s.parse::<f64>() {
+        let ms = (secs * 1000.0).round();
+        // Go's time.Duration bound, in ms.
+        if ms.is_finite() && ms.abs() < 9.2e15 {
+            return Ok(ms as i64);
+        }
+        return Err(bad());
+    }
+    nines_query::syntax::parse_duration(s).map_err(|_| bad())
 }
 
 /// Times as Prometheus's API clamps "all time" for labels and series.
