@@ -457,9 +457,20 @@ async fn overload_answers_429_and_resource_exhausted_and_keeps_serving() {
             )
         }));
     }
-    // queries keep being answered meanwhile
+    // queries keep being answered meanwhile: metadata and PromQL
     let (st, _) = get_json(&s, "/api/v1/labels").await;
     assert_eq!(st, 200);
+    let (st, v) = get_json(&s, "/api/v1/query?query=count(load_total)%20or%20vector(0)").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["resultType"], "vector", "{v}");
+    let mut q = query_client(&s).await;
+    q.instant(v1::InstantRequest {
+        query: "1".into(),
+        time_ms: None,
+        timeout_ms: 5_000,
+    })
+    .await
+    .expect("gRPC query answered while writes are refused");
     let mut codes = Vec::new();
     for h in handles {
         codes.push(h.await.unwrap());
