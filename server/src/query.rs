@@ -75,10 +75,22 @@ impl RunError {
         }
     }
 
+    /// The message in Prometheus's words: a syntax error as
+    /// `line:column: parse error: what` (the caret snippet the CLI shows
+    /// is left out: API clients print the message on one line).
+    pub fn message(&self) -> String {
+        match self {
+            RunError::Query(QueryError::Parse(p)) => {
+                format!("{}:{}: parse error: {}", p.line, p.column, p.message)
+            }
+            e => e.to_string(),
+        }
+    }
+
     /// The gRPC status: bad queries and parameters INVALID_ARGUMENT, time
     /// outs DEADLINE_EXCEEDED, limits RESOURCE_EXHAUSTED, the rest INTERNAL.
     pub fn to_status(&self) -> Status {
-        let msg = self.to_string();
+        let msg = self.message();
         match self {
             RunError::Query(QueryError::Parse(_) | QueryError::BadRequest(_)) => {
                 Status::invalid_argument(msg)

@@ -173,7 +173,7 @@ async fn query_errors_carry_prometheus_types_and_statuses() {
         post_form(&s, "/api/v1/query", &[("query", "sum(")]).await,
         400,
         "bad_data",
-        "parse error",
+        "invalid parameter \"query\": 1:5: parse error",
     );
     check(
         post_form(&s, "/api/v1/query", &[("query", "")]).await,
@@ -235,10 +235,10 @@ async fn query_errors_carry_prometheus_types_and_statuses() {
         "invalid parameter \"start\"",
     );
     check(
-        range("vector(1)[5m]", start.clone(), end.clone(), "15").await,
+        range("temperature[5m]", start.clone(), end.clone(), "15").await,
         400,
         "bad_data",
-        "",
+        "invalid parameter \"query\": invalid expression type \"range vector\" for range query",
     );
     // many-to-many matching: valid syntax, not evaluable on this data
     check(

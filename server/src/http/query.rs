@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use nines_query::Value;
+use nines_query::{QueryError, Value};
 use serde_json::json;
 
 use super::api::limit;
@@ -20,11 +20,23 @@ use crate::state::AppState;
 
 impl From<RunError> for ApiError {
     fn from(e: RunError) -> ApiError {
+        // Prometheus rejects what fails before evaluation starts (syntax, a
+        // range query over a non-vector) as a bad `query` parameter.
+        let about_query = match &e {
+            RunError::Query(QueryError::Parse(_)) => true,
+            RunError::Query(QueryError::BadRequest(m)) => m.starts_with("invalid expression type"),
+            _ => false,
+        };
+        let message = if about_query {
+            format!("invalid parameter \"query\": {}", e.message())
+        } else {
+            e.message()
+        };
         ApiError {
             status: StatusCode::from_u16(e.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             error_type: e.error_type(),
-            message: e.to_string(),
+            message,
         }
     }
 }
