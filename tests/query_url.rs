@@ -120,8 +120,13 @@ async fn query_url_prints_what_the_offline_query_prints() {
     let v: serde_json::Value = serde_json::from_str(&stdout(r)).unwrap();
     assert_eq!(v["errorType"], "bad_data");
 
-    // nothing listens there any more
-    let r = nines(&["query", "1", "--url", &http]);
+    // nothing listens there any more (a data directory in the environment
+    // does not stand in the way of --url)
+    let r = Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args(["query", "1", "--url", &http])
+        .env("NINES_DATA_DIR", &data)
+        .output()
+        .unwrap();
     assert_eq!(r.status.code(), Some(2), "{r:?}");
     assert!(
         String::from_utf8_lossy(&r.stderr).contains("cannot reach"),

@@ -25,8 +25,9 @@ pub struct Args {
     #[command(flatten)]
     pub dir: DataDir,
     /// Query a running server instead of a data directory: the base URL of
-    /// its HTTP API (`http://127.0.0.1:9090`).
-    #[arg(long, value_name = "URL", conflicts_with = "data_dir")]
+    /// its HTTP API (`http://127.0.0.1:9090`). `--data-dir` is then unused
+    /// (not refused: `$NINES_DATA_DIR` may well be set).
+    #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// The query (PromQL).
     pub query: String,
