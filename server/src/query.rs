@@ -4,9 +4,10 @@
 //! Order of one query: check the parameters (no slot is taken for a request
 //! that cannot run) → wait for a query slot, at most the query's timeout →
 //! evaluate on a blocking thread with the time that is left → record the
-//! latency. Dropping the future (client disconnected, gRPC deadline) cancels
-//! the evaluation through [`Cancel`]; the slot is held until the blocking
-//! thread has actually stopped, so slots always count running evaluations.
+//! latency. Dropping the future (client disconnected, gRPC deadline) or
+//! running past the timeout cancels the evaluation through [`Cancel`]; the
+//! slot is held until the blocking thread has actually stopped, so slots
+//! always count running evaluations.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,8 +111,12 @@ impl RunError {
     }
 }
 
+/// How long past its timeout a query's caller waits for the evaluation to
+/// notice it before answering with the timeout itself.
+const OVERRUN_GRACE: Duration = Duration::from_millis(100);
+
 /// Cancels the evaluation when the request's future is dropped before the
-/// result arrived.
+/// result arrived (or given up on).
 struct CancelOnDrop {
     cancel: Cancel,
     armed: bool,
@@ -194,7 +199,18 @@ async fn run(st: &Arc<AppState>, req: QueryRequest, started: Instant) -> Result<
             } => range_query(&snap, &req.query, start_ms, end_ms, step_ms, &opts, &cancel),
         }
     });
-    let out = task.await;
+    // The evaluator checks its clock between series and steps; a single
+    // step can still run long (a subquery inside a subquery), so the caller
+    // gets its timeout answer on time regardless. The thread keeps its slot
+    // until it notices the cancellation: it still holds a core.
+    let Ok(out) = tokio::time::timeout(left + OVERRUN_GRACE, task).await else {
+        return Err(QueryError::Timeout {
+            phase: "evaluation",
+            elapsed_ms: ms(started.elapsed()),
+            timeout_ms: ms(timeout),
+        }
+        .into());
+    };
     guard.armed = false;
     match out {
         Ok(r) => r.map_err(RunError::from),
