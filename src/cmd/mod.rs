@@ -4,9 +4,12 @@
 mod compact;
 mod export;
 mod import;
+mod input;
 mod inspect;
 mod query;
+mod serve;
 mod verify;
+mod write;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,22 +34,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Serve(serve::Args),
     Import(import::Args),
     Export(export::Args),
     Query(query::Args),
     Inspect(inspect::Args),
     Compact(compact::Args),
     Verify(verify::Args),
+    Write(write::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(a) => serve::run(a),
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
         Command::Query(a) => query::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Compact(a) => compact::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Write(a) => write::run(a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `nines query`: run a PromQL query and print the result as Prometheus's
-//! HTTP API JSON.
+//! HTTP API JSON, offline over a data directory or through a running
+//! server's HTTP API (`--url`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,12 +14,21 @@ use super::{parse_time, DataDir, EXIT_FAILURE};
 /// `--end`, `--step`), and print `{"status":"success","data":{...}}` as the
 /// Prometheus HTTP API does; errors print `{"status":"error",...}` and exit 1.
 ///
+/// With `--url` the query runs on that server (its /api/v1/query or
+/// /api/v1/query_range) and prints the same JSON; a server that cannot be
+/// reached exits 2.
+///
 /// Times are RFC 3339 or unix seconds; the step a duration (`30s`, `5m`) or
 /// seconds.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub dir: DataDir,
+    /// Query a running server instead of a data directory: the base URL of
+    /// its HTTP API (`http://127.0.0.1:9090`). `--data-dir` is then unused
+    /// (not refused: `$NINES_DATA_DIR` may well be set).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// The query (PromQL).
     pub query: String,
     /// Evaluation time of an instant query (default: now).
@@ -48,7 +58,14 @@ pub fn parse_step(s: &str) -> Result<i64, String> {
     nines_query::syntax::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
+/// Exit code when `--url` names a server that cannot be reached or does not
+/// answer with the Prometheus API.
+pub const EXIT_UNREACHABLE: u8 = 2;
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &a.url {
+        return run_remote(url, &a);
+    }
     if !a.dir.data_dir.exists() {
         anyhow::bail!("data directory {} does not exist", a.dir.data_dir.display());
     }
@@ -78,5 +95,77 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             println!("{body}");
             Ok(ExitCode::from(EXIT_FAILURE))
         }
+    }
+}
+
+/// Seconds as the HTTP API takes them (`1700000000.5`).
+fn secs(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
+}
+
+/// The form a query is POSTed with, and the endpoint.
+fn remote_form(a: &Args) -> (&'static str, Vec<(&'static str, String)>) {
+    let mut form = vec![("query", a.query.clone())];
+    let endpoint = match (a.start, a.end, a.step) {
+        (Some(s), Some(e), Some(step)) => {
+            form.push(("start", secs(s)));
+            form.push(("end", secs(e)));
+            form.push(("step", secs(step)));
+            "api/v1/query_range"
+        }
+        _ => {
+            if let Some(t) = a.time {
+                form.push(("time", secs(t)));
+            }
+            "api/v1/query"
+        }
+    };
+    form.push(("timeout", secs(a.timeout.max(1))));
+    (endpoint, form)
+}
+
+fn run_remote(url: &str, a: &Args) -> anyhow::Result<ExitCode> {
+    let (endpoint, form) = remote_form(a);
+    let target = format!("{}/{endpoint}", url.trim_end_matches('/'));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The client waits a little longer than the query may run, so the
+    // server's own timeout error arrives rather than a client-side one.
+    let wait = Duration::from_millis(a.timeout.max(1) as u64) + Duration::from_secs(10);
+    let answer = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(wait)
+            .build()?;
+        let resp = client.post(&target).form(&form).send().await?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    });
+    let (status, body) = match answer {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: cannot reach the server at {url}: {e}");
+            return Ok(ExitCode::from(EXIT_UNREACHABLE));
+        }
+    };
+    let json: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) if v.get("status").is_some() => v,
+        _ => {
+            eprintln!(
+                "error: {target} answered HTTP {status} without a Prometheus API response: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            );
+            return Ok(ExitCode::from(EXIT_UNREACHABLE));
+        }
+    };
+    println!("{json}");
+    if json["status"] == "success" {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(EXIT_FAILURE))
     }
 }

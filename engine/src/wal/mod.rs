@@ -130,6 +130,8 @@ pub struct WalStats {
     /// Record bytes handed to the OS (file headers excluded).
     pub bytes_written: u64,
     pub fsyncs: u64,
+    /// Time spent in fdatasync, summed, in microseconds.
+    pub fsync_micros_total: u64,
     /// `fsync_latency[i]` counts fdatasyncs that took at most
     /// `FSYNC_BUCKET_BOUNDS_US[i]` µs (and more than the bound before); the
     /// last entry counts the slower ones.

@@ -57,6 +57,7 @@ pub(crate) struct Counters {
     samples: AtomicU64,
     bytes: AtomicU64,
     fsyncs: AtomicU64,
+    fsync_micros: AtomicU64,
     files_created: AtomicU64,
     fsync_hist: [AtomicU64; FSYNC_BUCKET_BOUNDS_US.len() + 1],
 }
@@ -340,6 +341,7 @@ impl Shared {
             samples: c.samples.load(Relaxed),
             bytes_written: c.bytes.load(Relaxed),
             fsyncs: c.fsyncs.load(Relaxed),
+            fsync_micros_total: c.fsync_micros.load(Relaxed),
             fsync_latency,
             files_created: c.files_created.load(Relaxed),
             current_seq: self.current_seq(),
@@ -361,6 +363,7 @@ fn timed_sync(file: &dyn WalFile, c: &Counters) -> std::io::Result<()> {
         h.fetch_add(1, Relaxed);
     }
     c.fsyncs.fetch_add(1, Relaxed);
+    c.fsync_micros.fetch_add(us, Relaxed);
     Ok(())
 }
 

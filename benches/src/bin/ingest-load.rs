@@ -1,0 +1,412 @@
+//! End-to-end ingest load generator (the server issue's harness): starts
+//! `nines serve` (and, with `--peer`, VictoriaMetrics) as separate processes
+//! on loopback with data in a temporary directory, encodes the seeded SLI
+//! workload into write requests of about `--batch` samples BEFORE timing
+//! starts, then pushes them at full speed with `--concurrency` connections
+//! and reports samples/s with the CPU time the client and each server used.
+//!
+//! ```sh
+//! cargo build --release && cargo run -p nines-benches --release --bin ingest-load -- \
+//!     --nines target/release/nines --preset small --days 2 --peer victoria-metrics
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use nines_benches::workload::{Workload, WorkloadConfig};
+use nines_proto::{prometheus as pw, v1};
+use prost::Message;
+
+#[derive(Parser)]
+#[command(
+    about = "Ingest throughput of nines (gRPC and remote-write) and VictoriaMetrics (remote-write)"
+)]
+struct Args {
+    /// The nines binary to start.
+    #[arg(long, default_value = "target/release/nines")]
+    nines: PathBuf,
+    /// Also measure this VictoriaMetrics binary (remote-write) in the same run.
+    #[arg(long)]
+    peer: Option<PathBuf>,
+    #[arg(long, default_value = "small")]
+    preset: String,
+    #[arg(long)]
+    days: Option<i64>,
+    /// Samples per write request.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// nines's sync policy (the default, `always`, is the durable one).
+    #[arg(long, default_value = "always")]
+    sync: String,
+}
+
+/// A message whose protobuf encoding was done beforehand: sent verbatim.
+#[derive(Clone, Default, PartialEq)]
+struct PreEncoded(bytes::Bytes);
+
+impl std::fmt::Debug for PreEncoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreEncoded({} bytes)", self.0.len())
+    }
+}
+
+impl Message for PreEncoded {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+    /// Send-only: nothing is ever decoded into it.
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) {
+        self.0 = bytes::Bytes::new();
+    }
+}
+
+/// utime + stime of a process, in seconds (clock ticks of 1/100 s).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Server {
+    child: Child,
+    http: SocketAddr,
+    grpc: Option<SocketAddr>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nines(bin: &PathBuf, sync: &str) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--sync",
+            sync,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut http, mut grpc) = (None, None);
+    for line in out.lines().map_while(Result::ok) {
+        if let Some(a) = line.strip_prefix("http: http://") {
+            http = a.parse().ok();
+        }
+        if let Some(a) = line.strip_prefix("grpc: http://") {
+            grpc = a.parse().ok();
+        }
+        if line.starts_with("data: ") {
+            break;
+        }
+    }
+    Server {
+        child,
+        http: http.expect("nines printed its HTTP address"),
+        grpc,
+        _dir: dir,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_vm(bin: &PathBuf) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let child = Command::new(bin)
+        .arg(format!("-storageDataPath={}", dir.path().display()))
+        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        .arg("-retentionPeriod=100y")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let http: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("http://{http}/health")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Server {
+        child,
+        http,
+        grpc: None,
+        _dir: dir,
+    }
+}
+
+struct Encoded {
+    samples: Vec<u64>,
+    grpc: Vec<bytes::Bytes>,
+    remote_write: Vec<bytes::Bytes>,
+}
+
+fn encode(workload: &Workload, batch: usize) -> Encoded {
+    let mut e = Encoded {
+        samples: Vec::new(),
+        grpc: Vec::new(),
+        remote_write: Vec::new(),
+    };
+    for b in workload.batches(batch) {
+        e.samples.push(b.sample_count() as u64);
+        let label = |n: &str, v: &str| (n.to_string(), v.to_string());
+        let g = v1::WriteRequest {
+            series: b
+                .series
+                .iter()
+                .map(|s| v1::SeriesSamples {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| {
+                            let (name, value) = label(&l.name, &l.value);
+                            v1::Label { name, value }
+                        })
+                        .collect(),
+                    kind: s.kind as i32,
+                    timestamps: s.timestamps.clone(),
+                    values: s.values.clone(),
+                })
+                .collect(),
+        };
+        e.grpc.push(g.encode_to_vec().into());
+        let rw = pw::WriteRequest {
+            timeseries: b
+                .series
+                .iter()
+                .map(|s| pw::TimeSeries {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| pw::Label {
+                            name: l.name.clone(),
+                            value: l.value.clone(),
+                        })
+                        .collect(),
+                    samples: s
+                        .timestamps
+                        .iter()
+                        .zip(&s.values)
+                        .map(|(t, v)| pw::Sample {
+                            value: *v,
+                            timestamp: *t,
+                        })
+                        .collect(),
+                    exemplars: vec![],
+                })
+                .collect(),
+            metadata: vec![],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&rw.encode_to_vec())
+            .expect("snappy");
+        e.remote_write.push(body.into());
+    }
+    e
+}
+
+/// Sends every request with `concurrency` workers; returns the elapsed time.
+async fn push<F, Fut>(n: usize, concurrency: usize, send: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let send = Arc::new(send);
+    let t = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            let send = Arc::clone(&send);
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    send(i).await;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    t.elapsed()
+}
+
+fn report(name: &str, samples: u64, elapsed: Duration, client_cpu: f64, server_cpu: f64) {
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "{name:<28} {:>8.2} M samples/s  ({samples} samples in {secs:.2} s; client CPU {client_cpu:.2} s, server CPU {server_cpu:.2} s)",
+        samples as f64 / secs / 1e6
+    );
+}
+
+async fn remote_write(addr: SocketAddr, enc: &Arc<Encoded>, concurrency: usize) -> Duration {
+    let client = reqwest::Client::new();
+    let enc2 = Arc::clone(enc);
+    push(enc.remote_write.len(), concurrency, move |i| {
+        let client = client.clone();
+        let body = enc2.remote_write[i].clone();
+        async move {
+            let r = client
+                .post(format!("http://{addr}/api/v1/write"))
+                .header("Content-Encoding", "snappy")
+                .header("Content-Type", "application/x-protobuf")
+                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                .body(body)
+                .send()
+                .await
+                .expect("remote-write request");
+            let status = r.status();
+            assert!(
+                status.is_success(),
+                "remote-write answered {status}: {:?}",
+                r.text().await
+            );
+        }
+    })
+    .await
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args = Args::parse();
+    let mut config = WorkloadConfig::preset(&args.preset).expect("preset small or medium");
+    if let Some(d) = args.days {
+        config = config.with_days(d);
+    }
+    let workload = Workload::new(config).expect("workload");
+    let t = Instant::now();
+    let enc = Arc::new(encode(&workload, args.batch));
+    let total: u64 = enc.samples.iter().sum();
+    let grpc_bytes: usize = enc.grpc.iter().map(|b| b.len()).sum();
+    let rw_bytes: usize = enc.remote_write.iter().map(|b| b.len()).sum();
+    println!(
+        "workload: {} series, {total} samples in {} requests of ~{} samples; encoded in {:.1} s (gRPC {:.1} B/sample, remote-write snappy {:.1} B/sample)",
+        workload.series_count(),
+        enc.samples.len(),
+        args.batch,
+        t.elapsed().as_secs_f64(),
+        grpc_bytes as f64 / total as f64,
+        rw_bytes as f64 / total as f64
+    );
+    println!("concurrency {}, nines sync={}", args.concurrency, args.sync);
+
+    // nines, native gRPC
+    {
+        let s = start_nines(&args.nines, &args.sync);
+        let pid = s.child.id().to_string();
+        let grpc = s.grpc.expect("grpc address");
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+        let enc2 = Arc::clone(&enc);
+        let elapsed = push(enc.grpc.len(), args.concurrency, move |i| {
+            let mut client =
+                tonic::client::Grpc::new(channel.clone()).max_encoding_message_size(64 << 20);
+            let body = PreEncoded(enc2.grpc[i].clone());
+            let samples = enc2.samples[i];
+            async move {
+                client.ready().await.expect("ready");
+                let codec = tonic_prost::ProstCodec::<PreEncoded, v1::WriteResponse>::default();
+                let path =
+                    tonic::codegen::http::uri::PathAndQuery::from_static("/nines.v1.Ingest/Write");
+                let r = client
+                    .unary(tonic::Request::new(body), path, codec)
+                    .await
+                    .expect("write");
+                let r = r.into_inner();
+                assert_eq!(
+                    r.accepted + r.duplicates,
+                    samples,
+                    "{:?}",
+                    r.rejected.first()
+                );
+            }
+        })
+        .await;
+        report(
+            "nines gRPC (native)",
+            total,
+            elapsed,
+            cpu_seconds("self") - c0,
+            cpu_seconds(&pid) - s0,
+        );
+    }
+    // nines, remote-write
+    {
+        let s = start_nines(&args.nines, &args.sync);
+        let pid = s.child.id().to_string();
+        let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+        let elapsed = remote_write(s.http, &enc, args.concurrency).await;
+        report(
+            "nines remote-write",
+            total,
+            elapsed,
+            cpu_seconds("self") - c0,
+            cpu_seconds(&pid) - s0,
+        );
+    }
+    if let Some(vm) = &args.peer {
+        let s = start_vm(vm).await;
+        let pid = s.child.id().to_string();
+        let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+        let elapsed = remote_write(s.http, &enc, args.concurrency).await;
+        report(
+            "VictoriaMetrics remote-write",
+            total,
+            elapsed,
+            cpu_seconds("self") - c0,
+            cpu_seconds(&pid) - s0,
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Server configuration: a TOML file (`nines serve --config FILE`) whose
+//! every key has a default that works on a laptop; command-line flags and
+//! environment variables override it (resolved in the CLI).
+//!
+//! ```toml
+//! data_dir = "./data"
+//! http_listen = "127.0.0.1:9090"
+//! grpc_listen = "127.0.0.1:9091"
+//!
+//! [storage]
+//! sync = "always"            # always | never | "interval:100ms"
+//! ooo_window = "1h"
+//! raw_retention = "30d"
+//!
+//! [limits]
+//! max_request_bytes = 33554432
+//! max_series_per_request = 1000000
+//! inflight_bytes = 268435456
+//! query_concurrency = 8
+//! query_timeout = "2m"
+//! max_samples_per_query = 50000000
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `nines serve` needs.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the data lives. `./data`: next to where the server was started.
+    pub data_dir: PathBuf,
+    /// Prometheus-compatible HTTP API, remote-write, /metrics. Loopback by
+    /// default: nothing is exposed until an operator says so. Port 9090,
+    /// Prometheus's, so Grafana's data source finds it where it expects.
+    pub http_listen: SocketAddr,
+    /// gRPC ingest and query. 9091.
+    pub grpc_listen: SocketAddr,
+    pub storage: StorageConfig,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
+            storage: StorageConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `always` (fsync before acknowledging; the default: an acknowledged
+    /// write survives a crash), `never`, or `interval:<duration>`.
+    pub sync: String,
+    /// How far behind a series' newest sample a late sample is accepted.
+    pub ooo_window: String,
+    /// How long raw samples are kept (`30d`), or `forever`.
+    pub raw_retention: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            sync: "always".into(),
+            ooo_window: "1h".into(),
+            raw_retention: "30d".into(),
+        }
+    }
+}
+
+/// Limits that keep the server's memory bounded and its answers timely.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body (compressed, as received). 32 MiB: a
+    /// remote-write batch is typically under 1 MiB.
+    pub max_request_bytes: usize,
+    /// Most series in one write request. 1 M.
+    pub max_series_per_request: usize,
+    /// Memory budget for requests being decoded and written at once, in
+    /// bytes (decoded size is estimated from the body). 256 MiB; past it,
+    /// writers get HTTP 429 / RESOURCE_EXHAUSTED and retry.
+    pub inflight_bytes: usize,
+    /// Queries evaluated at once; more wait for a slot up to their timeout.
+    /// Default 8.
+    pub query_concurrency: usize,
+    /// Default query timeout (a request may ask for less). 2 m, as
+    /// Prometheus.
+    pub query_timeout: String,
+    /// Samples one query may load. 50 M, as Prometheus.
+    pub max_samples_per_query: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 32 << 20,
+            max_series_per_request: 1_000_000,
+            inflight_bytes: 256 << 20,
+            query_concurrency: 8,
+            query_timeout: "2m".into(),
+            max_samples_per_query: 50_000_000,
+        }
+    }
+}
+
+/// A configuration that does not make sense.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads a TOML file; unknown keys are errors naming the key.
+    pub fn from_file(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    pub fn sync_policy(&self) -> Result<nines_engine::wal::SyncPolicy, ConfigError> {
+        use nines_engine::wal::SyncPolicy;
+        match self.storage.sync.as_str() {
+            "always" => Ok(SyncPolicy::Always),
+            "never" => Ok(SyncPolicy::Never),
+            s => match s.strip_prefix("interval:") {
+                Some(d) => Ok(SyncPolicy::Interval(Duration::from_millis(
+                    parse_duration_ms(d).map_err(ConfigError)?.max(1) as u64,
+                ))),
+                None => Err(ConfigError(format!(
+                    "storage.sync = {s:?}: expected always, never or interval:<duration>"
+                ))),
+            },
+        }
+    }
+
+    pub fn query_timeout(&self) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(
+            parse_duration_ms(&self.limits.query_timeout).map_err(ConfigError)? as u64,
+        ))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.sync_policy()?;
+        self.query_timeout()?;
+        parse_duration_ms(&self.storage.ooo_window).map_err(ConfigError)?;
+        if self.storage.raw_retention != "forever" {
+            parse_duration_ms(&self.storage.raw_retention).map_err(ConfigError)?;
+        }
+        let l = &self.limits;
+        if l.max_request_bytes == 0 || l.inflight_bytes < l.max_request_bytes {
+            return Err(ConfigError(
+                "limits.inflight_bytes must be at least limits.max_request_bytes (and both > 0)"
+                    .into(),
+            ));
+        }
+        if l.query_concurrency == 0 || l.max_series_per_request == 0 {
+            return Err(ConfigError(
+                "limits.query_concurrency and limits.max_series_per_request must be > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The engine options this configuration implies.
+    pub fn engine_options(&self) -> Result<nines_engine::EngineOptions, ConfigError> {
+        let mut o = nines_engine::EngineOptions::new(&self.data_dir).sync(self.sync_policy()?);
+        o.head.ooo_window_ms = parse_duration_ms(&self.storage.ooo_window).map_err(ConfigError)?;
+        let raw_ms = if self.storage.raw_retention == "forever" {
+            None
+        } else {
+            Some(parse_duration_ms(&self.storage.raw_retention).map_err(ConfigError)?)
+        };
+        Ok(o.retention(nines_engine::Retention {
+            raw_ms,
+            ..nines_engine::Retention::default()
+        }))
+    }
+}
+
+/// Parses a duration in PromQL's grammar (`90s`, `1h30m`, `2d`, `500ms`, via
+/// [`nines_query::syntax::parse_duration`]) or plain seconds (`30`, `1.5`,
+/// `0`) into milliseconds. Zero is allowed here (an `ooo_window` of `0`
+/// turns late samples off) where a PromQL range must be positive.
+pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 && secs * 1000.0 < i64::MAX as f64 {
+            return Ok((secs * 1000.0).round() as i64);
+        }
+        return Err(format!("invalid duration {s:?}: must be >= 0 seconds"));
+    }
+    nines_query::syntax::parse_duration(s).map_err(|e| {
+        format!("invalid duration {s:?} ({e}): expected e.g. 30s, 5m, 1h30m, 7d or seconds")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert_eq!(parse_duration_ms("30"), Ok(30_000));
+        assert_eq!(parse_duration_ms("1.5"), Ok(1_500));
+        assert!(parse_duration_ms("5x").is_err());
+        assert!(parse_duration_ms("").is_err());
+        assert!(parse_duration_ms("-1").is_err());
+        assert_eq!(parse_duration_ms("0"), Ok(0));
+        // PromQL's order rule: largest unit first.
+        assert!(parse_duration_ms("30m1h").is_err());
+    }
+
+    #[test]
+    fn toml_with_unknown_key_names_it() {
+        let e = toml::from_str::<Config>("[limits]\nquery_concurency = 3\n").unwrap_err();
+        assert!(e.to_string().contains("query_concurency"), "{e}");
+        let c: Config =
+            toml::from_str("data_dir = \"/x\"\n[storage]\nsync = \"interval:50ms\"\n").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/x"));
+        assert_eq!(
+            c.sync_policy().unwrap(),
+            nines_engine::wal::SyncPolicy::Interval(Duration::from_millis(50))
+        );
+        assert!(c.validate().is_ok());
+        let bad: Config = toml::from_str("[storage]\nsync = \"sometimes\"\n").unwrap();
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("storage.sync"));
+    }
+}

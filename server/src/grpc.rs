@@ -1,0 +1,233 @@
+//! gRPC services of the `nines.v1` contract: `Ingest` (columnar writes) and
+//! `Query` (the Prometheus HTTP API's questions, typed).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use nines_engine::index::{parse_selector, Matcher};
+use nines_proto::v1::{self, ingest_server::Ingest, query_server::Query};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::ingest::{self, WriteError};
+use crate::state::{AppState, Overload};
+
+const PROTOCOL: &str = "grpc";
+
+pub struct IngestService(pub Arc<AppState>);
+pub struct QueryService(pub Arc<AppState>);
+
+fn overload_status(e: Overload) -> Status {
+    Status::resource_exhausted(e.to_string())
+}
+
+impl IngestService {
+    /// Admits, converts and stores one batch.
+    async fn write_one(
+        &self,
+        req: v1::WriteRequest,
+    ) -> Result<nines_engine::AppendOutcome, Status> {
+        let st = &self.0;
+        let reservation = st.reserve(ingest::grpc_batch_bytes(&req)).map_err(|e| {
+            st.metrics.write_request(PROTOCOL, "overloaded");
+            overload_status(e)
+        })?;
+        let batch =
+            ingest::batch_from_grpc(req, st.config.limits.max_series_per_request).map_err(|e| {
+                st.metrics.write_request(PROTOCOL, "bad_request");
+                Status::invalid_argument(e.to_string())
+            })?;
+        let out = ingest::append(st, batch).await;
+        drop(reservation);
+        match out {
+            Ok(o) => {
+                st.metrics.samples_grpc.fetch_add(o.accepted, Relaxed);
+                st.metrics.write_request(
+                    PROTOCOL,
+                    if o.rejected_samples > 0 {
+                        "rejected"
+                    } else {
+                        "ok"
+                    },
+                );
+                Ok(o)
+            }
+            Err(WriteError::BadRequest(m)) => Err(Status::invalid_argument(m)),
+            Err(WriteError::Storage(e)) => {
+                st.metrics.write_request(PROTOCOL, "error");
+                Err(Status::unavailable(format!("storage failed, retry: {e}")))
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    async fn write(
+        &self,
+        request: Request<v1::WriteRequest>,
+    ) -> Result<Response<v1::WriteResponse>, Status> {
+        let o = self.write_one(request.into_inner()).await?;
+        Ok(Response::new(ingest::outcome_to_proto(&o)))
+    }
+
+    async fn write_stream(
+        &self,
+        request: Request<Streaming<v1::WriteRequest>>,
+    ) -> Result<Response<v1::WriteResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut total = v1::WriteResponse::default();
+        while let Some(msg) = stream.message().await? {
+            let o = self.write_one(msg).await?;
+            ingest::add_outcome(&mut total, &o);
+        }
+        Ok(Response::new(total))
+    }
+}
+
+fn selectors(matchers: &[String]) -> Result<Vec<Vec<Matcher>>, Status> {
+    matchers
+        .iter()
+        .map(|s| parse_selector(s).map_err(|e| Status::invalid_argument(e.to_string())))
+        .collect()
+}
+
+fn range(start: Option<i64>, end: Option<i64>) -> Result<(i64, i64), Status> {
+    let (s, e) = (
+        start.unwrap_or(crate::http::MIN_TIME),
+        end.unwrap_or(crate::http::MAX_TIME),
+    );
+    if e < s {
+        return Err(Status::invalid_argument("end must not be before start"));
+    }
+    Ok((s, e))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("task failed: {e}")))?
+}
+
+fn storage(e: nines_engine::Error) -> Status {
+    Status::internal(e.to_string())
+}
+
+fn limited<T>(mut v: Vec<T>, limit: u64) -> Vec<T> {
+    if limit > 0 {
+        v.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    v
+}
+
+#[tonic::async_trait]
+impl Query for QueryService {
+    async fn instant(
+        &self,
+        request: Request<v1::InstantRequest>,
+    ) -> Result<Response<v1::QueryResponse>, Status> {
+        crate::query::grpc_instant(&self.0, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn range(
+        &self,
+        request: Request<v1::RangeRequest>,
+    ) -> Result<Response<v1::QueryResponse>, Status> {
+        crate::query::grpc_range(&self.0, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn series(
+        &self,
+        request: Request<v1::SeriesRequest>,
+    ) -> Result<Response<v1::SeriesResponse>, Status> {
+        let r = request.into_inner();
+        let sels = selectors(&r.matchers)?;
+        if sels.is_empty() {
+            return Err(Status::invalid_argument("no matchers provided"));
+        }
+        let (start, end) = range(r.start_ms, r.end_ms)?;
+        let st = Arc::clone(&self.0);
+        let series = blocking(move || {
+            let snap = st.engine.snapshot();
+            let mut all = BTreeSet::new();
+            for m in &sels {
+                for h in snap.select(m, start, end).map_err(storage)? {
+                    all.insert(h.labels);
+                }
+            }
+            Ok(all.into_iter().collect::<Vec<_>>())
+        })
+        .await?;
+        Ok(Response::new(v1::SeriesResponse {
+            series: limited(series, r.limit)
+                .iter()
+                .map(|l| v1::LabelSet {
+                    labels: ingest::labels_to_proto(l),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn label_names(
+        &self,
+        request: Request<v1::LabelNamesRequest>,
+    ) -> Result<Response<v1::LabelNamesResponse>, Status> {
+        let r = request.into_inner();
+        let sels = selectors(&r.matchers)?;
+        let (start, end) = range(r.start_ms, r.end_ms)?;
+        let st = Arc::clone(&self.0);
+        let names = blocking(move || {
+            let snap = st.engine.snapshot();
+            let mut all = BTreeSet::new();
+            if sels.is_empty() {
+                all.extend(snap.label_names(&[], start, end).map_err(storage)?);
+            }
+            for m in &sels {
+                all.extend(snap.label_names(m, start, end).map_err(storage)?);
+            }
+            Ok(all.into_iter().collect::<Vec<_>>())
+        })
+        .await?;
+        Ok(Response::new(v1::LabelNamesResponse {
+            names: limited(names, r.limit),
+        }))
+    }
+
+    async fn label_values(
+        &self,
+        request: Request<v1::LabelValuesRequest>,
+    ) -> Result<Response<v1::LabelValuesResponse>, Status> {
+        let r = request.into_inner();
+        if !nines_engine::is_valid_label_name(&r.name) {
+            return Err(Status::invalid_argument(format!(
+                "invalid label name: {:?}",
+                r.name
+            )));
+        }
+        let sels = selectors(&r.matchers)?;
+        let (start, end) = range(r.start_ms, r.end_ms)?;
+        let st = Arc::clone(&self.0);
+        let name = r.name;
+        let values = blocking(move || {
+            let snap = st.engine.snapshot();
+            let mut all = BTreeSet::new();
+            if sels.is_empty() {
+                all.extend(snap.label_values(&name, &[], start, end).map_err(storage)?);
+            }
+            for m in &sels {
+                all.extend(snap.label_values(&name, m, start, end).map_err(storage)?);
+            }
+            Ok(all.into_iter().collect::<Vec<_>>())
+        })
+        .await?;
+        Ok(Response::new(v1::LabelValuesResponse {
+            values: limited(values, r.limit),
+        }))
+    }
+}

@@ -1,0 +1,136 @@
+//! Prometheus's query endpoints: `/api/v1/query`, `/api/v1/query_range`
+//! (GET, or POST with a form body) and `/api/v1/format_query`.
+//!
+//! Parameters are checked in Prometheus's order (times, then step, then
+//! timeout) so the first error a request gets is the one Prometheus names.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use nines_query::{QueryError, Value};
+use serde_json::json;
+
+use super::api::limit;
+use super::{json_headers, now_ms, parse_duration, parse_time, success, ApiError, Params};
+use crate::query::{execute, QueryRequest, Range, RunError};
+use crate::state::AppState;
+
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> ApiError {
+        // Prometheus rejects what fails before evaluation starts (syntax, a
+        // range query over a non-vector) as a bad `query` parameter.
+        let about_query = match &e {
+            RunError::Query(QueryError::Parse(_)) => true,
+            RunError::Query(QueryError::BadRequest(m)) => m.starts_with("invalid expression type"),
+            _ => false,
+        };
+        let message = if about_query {
+            format!("invalid parameter \"query\": {}", e.message())
+        } else {
+            e.message()
+        };
+        ApiError {
+            status: StatusCode::from_u16(e.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            error_type: e.error_type(),
+            message,
+        }
+    }
+}
+
+/// `timeout`: a duration or seconds; absent or empty: the server's.
+fn timeout(p: &Params) -> Result<Option<Duration>, ApiError> {
+    match p.get("timeout").filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            let ms = parse_duration("timeout", s)?;
+            Ok((ms > 0).then(|| Duration::from_millis(ms.unsigned_abs())))
+        }
+    }
+}
+
+fn query_text(p: &Params) -> String {
+    p.get("query").unwrap_or_default().to_string()
+}
+
+/// Keeps the first `limit` series of a vector or matrix (0: all) and says
+/// so in `warnings`, as Prometheus 3 does.
+fn respond(mut v: Value, limit: usize) -> Response {
+    let mut truncated = false;
+    if limit > 0 {
+        match &mut v {
+            Value::Vector(s) if s.len() > limit => {
+                s.truncate(limit);
+                truncated = true;
+            }
+            Value::Matrix(s) if s.len() > limit => {
+                s.truncate(limit);
+                truncated = true;
+            }
+            _ => {}
+        }
+    }
+    if !truncated {
+        return success(v.to_json());
+    }
+    let body = json!({
+        "status": "success",
+        "data": v.to_json(),
+        "warnings": ["results truncated due to limit"],
+    });
+    (StatusCode::OK, json_headers(), body.to_string()).into_response()
+}
+
+/// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`,
+/// `limit`.
+pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let time_ms = match p.get("time").filter(|s| !s.is_empty()) {
+        Some(s) => parse_time("time", s)?,
+        None => now_ms(),
+    };
+    let timeout = timeout(&p)?;
+    let limit = limit(&p)?;
+    let req = QueryRequest {
+        query: query_text(&p),
+        range: Range::Instant { time_ms },
+        timeout,
+    };
+    let v = execute(&st, "query", req).await?;
+    Ok(respond(v, limit))
+}
+
+/// `GET|POST /api/v1/query_range`: `query`, `start`, `end`, `step` (a
+/// duration or seconds), `timeout`, `limit`.
+pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let start_ms = parse_time("start", p.get("start").unwrap_or_default())?;
+    let end_ms = parse_time("end", p.get("end").unwrap_or_default())?;
+    if end_ms < start_ms {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step_ms = parse_duration("step", p.get("step").unwrap_or_default())?;
+    let timeout = timeout(&p)?;
+    let limit = limit(&p)?;
+    let req = QueryRequest {
+        query: query_text(&p),
+        range: Range::Range {
+            start_ms,
+            end_ms,
+            step_ms,
+        },
+        timeout,
+    };
+    let v = execute(&st, "query_range", req).await?;
+    Ok(respond(v, limit))
+}
+
+/// `GET|POST /api/v1/format_query`: the query printed canonically.
+pub async fn format_query(p: Params) -> Result<Response, ApiError> {
+    let expr = nines_query::parse(p.get("query").unwrap_or_default())
+        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+    Ok(success(json!(expr.to_string())))
+}

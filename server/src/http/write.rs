@@ -1,0 +1,171 @@
+//! The Prometheus remote-write 1.0 receiver: `POST /api/v1/write` with a
+//! snappy-compressed (or, as vmagent sends by default, zstd-compressed)
+//! protobuf `WriteRequest`.
+//!
+//! Answers: 204 when everything was stored (or was a duplicate of stored
+//! samples); 400 for a malformed request (nothing stored) or when samples
+//! were refused for cause (the rest is stored; senders do not retry a 4xx);
+//! 429 with `Retry-After` when the write memory budget is full (nothing
+//! stored; senders retry); 500 when storage failed (senders retry).
+
+use std::io::Read;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use prost::Message;
+
+use crate::ingest::{self, WriteError};
+use crate::state::{AppState, Overload};
+
+const PROTOCOL: &str = "remote_write";
+
+fn text(status: StatusCode, msg: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        msg,
+    )
+        .into_response()
+}
+
+fn bad(st: &AppState, msg: String) -> Response {
+    st.metrics.write_request(PROTOCOL, "bad_request");
+    text(StatusCode::BAD_REQUEST, msg)
+}
+
+pub async fn remote_write(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("snappy")
+        .to_ascii_lowercase();
+    // Decoded structures cost a few times the protobuf bytes; reserve for
+    // them before decompressing anything.
+    let limit = st.config.limits.max_request_bytes.saturating_mul(8);
+    let decompressed_len = match encoding.as_str() {
+        "snappy" => match snap::raw::decompress_len(&body) {
+            Ok(n) => n,
+            Err(e) => return bad(&st, format!("body is not snappy-compressed: {e}")),
+        },
+        "zstd" => match zstd::zstd_safe::get_frame_content_size(&body) {
+            Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+            // Streaming encoders leave the size out: estimate, and reserve
+            // the rest once the real size is known.
+            Ok(None) => body.len().saturating_mul(10).min(limit),
+            Err(_) => return bad(&st, "body is not a zstd frame".into()),
+        },
+        "identity" => body.len(),
+        other => {
+            return bad(
+                &st,
+                format!(
+                    "unsupported Content-Encoding {other:?}: use snappy (remote-write 1.0) or zstd"
+                ),
+            )
+        }
+    };
+    if decompressed_len > limit {
+        return bad(
+            &st,
+            format!("request decompresses to {decompressed_len} bytes, more than the limit of {limit}; send smaller batches"),
+        );
+    }
+    let overloaded = |st: &AppState, e: Overload| match e {
+        Overload::Busy { .. } => {
+            st.metrics.write_request(PROTOCOL, "overloaded");
+            let mut r = text(StatusCode::TOO_MANY_REQUESTS, e.to_string());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Overload::TooLarge { .. } => bad(st, e.to_string()),
+    };
+    let reservation = match st.reserve(body.len() + decompressed_len.saturating_mul(3)) {
+        Ok(r) => r,
+        Err(e) => return overloaded(&st, e),
+    };
+    let raw = match encoding.as_str() {
+        "snappy" => match snap::raw::Decoder::new().decompress_vec(&body) {
+            Ok(b) => b,
+            Err(e) => return bad(&st, format!("body is not valid snappy: {e}")),
+        },
+        "zstd" => {
+            let mut out = Vec::new();
+            let read = zstd::stream::Decoder::new(&body[..])
+                .and_then(|d| d.take(limit as u64 + 1).read_to_end(&mut out));
+            match read {
+                Ok(n) if n > limit => {
+                    return bad(
+                        &st,
+                        format!("request decompresses to more than the limit of {limit} bytes"),
+                    )
+                }
+                Ok(_) => out,
+                Err(e) => return bad(&st, format!("body is not valid zstd: {e}")),
+            }
+        }
+        _ => body.to_vec(),
+    };
+    let _more = if raw.len() > decompressed_len {
+        match st.reserve((raw.len() - decompressed_len).saturating_mul(3)) {
+            Ok(r) => Some(r),
+            Err(e) => return overloaded(&st, e),
+        }
+    } else {
+        None
+    };
+    let req = match nines_proto::prometheus::WriteRequest::decode(&raw[..]) {
+        Ok(r) => r,
+        Err(e) => return bad(&st, format!("body is not a remote-write WriteRequest: {e}")),
+    };
+    drop(raw);
+    let batch = match ingest::batch_from_remote_write(req, &st) {
+        Ok(b) => b,
+        Err(e) => return bad(&st, e.to_string()),
+    };
+    let result = ingest::append(&st, batch).await;
+    drop(reservation);
+    match result {
+        Ok(o) => {
+            st.metrics
+                .samples_remote_write
+                .fetch_add(o.accepted, Relaxed);
+            if o.rejected_samples == 0 {
+                st.metrics.write_request(PROTOCOL, "ok");
+                return StatusCode::NO_CONTENT.into_response();
+            }
+            st.metrics.write_request(PROTOCOL, "rejected");
+            let mut msg = format!(
+                "{} samples stored, {} duplicates, {} refused:",
+                o.accepted, o.duplicates, o.rejected_samples
+            );
+            for r in o.rejected.iter().take(10) {
+                let at = r.timestamp.map(|t| format!(" at {t}")).unwrap_or_default();
+                msg.push_str(&format!(
+                    "\n{} samples of {}{at}: {}",
+                    r.samples, r.labels, r.reason
+                ));
+            }
+            text(StatusCode::BAD_REQUEST, msg)
+        }
+        Err(WriteError::BadRequest(m)) => bad(&st, m),
+        Err(WriteError::Storage(e)) => {
+            st.metrics.write_request(PROTOCOL, "error");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("storage failed, retry: {e}"),
+            )
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The nines server: a long-running database that monitoring agents write to
+//! and that Grafana and reporting jobs read from.
+//!
+//! Module map:
+//! - [`config`]: TOML configuration with laptop-friendly defaults.
+//! - [`state`]: what handlers share; the write memory budget; query slots.
+//! - [`ingest`]: wire messages -> engine batches -> durable append.
+//! - [`grpc`]: the `nines.v1` `Ingest` and `Query` services (tonic).
+//! - [`http`]: Prometheus HTTP API, remote-write receiver, /metrics (axum).
+//! - [`query`]: query execution shared by HTTP and gRPC.
+//! - [`metrics`]: the server's own metrics.
+//!
+//! Lifecycle: [`start`] opens the engine, binds both listeners (port 0 picks
+//! a free port) and serves until [`RunningServer::shutdown`]: stop accepting,
+//! finish requests in flight, close the engine (WAL synced).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod grpc;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod query;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use nines_engine::Engine;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+use state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Engine(#[from] nines_engine::Error),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Serve(String),
+}
+
+/// A started server.
+pub struct RunningServer {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    http: JoinHandle<Result<(), String>>,
+    grpc: JoinHandle<Result<(), String>>,
+}
+
+/// Opens the data directory and starts serving HTTP and gRPC.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    config.validate()?;
+    let http_listener = TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            what: "HTTP",
+            addr: config.http_listen,
+            source,
+        })?;
+    let grpc_listener = TcpListener::bind(config.grpc_listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            what: "gRPC",
+            addr: config.grpc_listen,
+            source,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|e| ServerError::Serve(e.to_string()))?;
+    let grpc_addr = grpc_listener
+        .local_addr()
+        .map_err(|e| ServerError::Serve(e.to_string()))?;
+
+    let opts = config.engine_options()?;
+    let engine = tokio::task::spawn_blocking(move || Engine::open(opts))
+        .await
+        .map_err(|e| ServerError::Serve(format!("engine open task failed: {e}")))??;
+    let state = Arc::new(AppState::new(Arc::new(engine), config)?);
+    let (stop, stopped) = watch::channel(false);
+
+    let router = http::router(Arc::clone(&state));
+    let mut http_stop = stopped.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(http_listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    });
+
+    let limits = &state.config.limits;
+    let max_msg = limits.max_request_bytes;
+    // Requests being decoded at once: the write budget divided by the
+    // largest message, so decoding alone cannot exceed the budget.
+    let concurrent = (limits.inflight_bytes / limits.max_request_bytes.max(1)).max(1);
+    let ingest =
+        nines_proto::v1::ingest_server::IngestServer::new(grpc::IngestService(Arc::clone(&state)))
+            .max_decoding_message_size(max_msg)
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
+    let query =
+        nines_proto::v1::query_server::QueryServer::new(grpc::QueryService(Arc::clone(&state)))
+            .max_decoding_message_size(max_msg)
+            .max_encoding_message_size(256 << 20)
+            .send_compressed(tonic::codec::CompressionEncoding::Zstd)
+            .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
+    let mut grpc_stop = stopped.clone();
+    let incoming =
+        tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+    let grpc = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(concurrent)
+            .add_service(ingest)
+            .add_service(query)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = grpc_stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    });
+    state.ready.store(true, Ordering::Relaxed);
+    tracing::info!(%http_addr, %grpc_addr, data_dir = %state.config.data_dir.display(), "nines serving");
+    Ok(RunningServer {
+        http_addr,
+        grpc_addr,
+        state,
+        stop,
+        http,
+        grpc,
+    })
+}
+
+impl RunningServer {
+    /// Graceful shutdown: stop accepting, let requests in flight finish,
+    /// then close the engine (WAL synced, background work stopped).
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        self.state.ready.store(false, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        let http = self
+            .http
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))?;
+        let grpc = self
+            .grpc
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))?;
+        http.map_err(ServerError::Serve)?;
+        grpc.map_err(ServerError::Serve)?;
+        let state = self.state;
+        tokio::task::spawn_blocking(move || match Arc::try_unwrap(state) {
+            Ok(st) => match Arc::try_unwrap(st.engine) {
+                Ok(engine) => engine.close(),
+                Err(engine) => engine.wal().sync(),
+            },
+            Err(st) => st.engine.wal().sync(),
+        })
+        .await
+        .map_err(|e| ServerError::Serve(e.to_string()))??;
+        Ok(())
+    }
+}

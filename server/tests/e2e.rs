@@ -1,0 +1,582 @@
+//! The server end to end: started on port 0 with a temporary data directory,
+//! spoken to with a real tonic client, a real HTTP client, and a
+//! remote-write client that builds protobuf + snappy (or zstd) bodies.
+
+use std::time::Duration;
+
+use nines_proto::prometheus as pw;
+use nines_proto::v1;
+use nines_server::{start, Config, RunningServer};
+use prost::Message;
+use serde_json::Value;
+
+async fn server_with(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> RunningServer {
+    let mut cfg = Config {
+        data_dir: dir.to_path_buf(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    tweak(&mut cfg);
+    start(cfg).await.expect("server starts")
+}
+
+async fn server(dir: &std::path::Path) -> RunningServer {
+    server_with(dir, |_| {}).await
+}
+
+fn label(n: &str, v: &str) -> v1::Label {
+    v1::Label {
+        name: n.into(),
+        value: v.into(),
+    }
+}
+
+fn series(name: &str, job: &str, ts: Vec<i64>, vs: Vec<f64>) -> v1::SeriesSamples {
+    v1::SeriesSamples {
+        labels: vec![label("__name__", name), label("job", job)],
+        kind: v1::SeriesKind::Counter as i32,
+        timestamps: ts,
+        values: vs,
+    }
+}
+
+async fn ingest_client(
+    s: &RunningServer,
+) -> v1::ingest_client::IngestClient<tonic::transport::Channel> {
+    v1::ingest_client::IngestClient::connect(format!("http://{}", s.grpc_addr))
+        .await
+        .unwrap()
+}
+
+async fn query_client(
+    s: &RunningServer,
+) -> v1::query_client::QueryClient<tonic::transport::Channel> {
+    v1::query_client::QueryClient::connect(format!("http://{}", s.grpc_addr))
+        .await
+        .unwrap()
+}
+
+/// (labels, samples) of one remote-write series.
+type RwSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn remote_write_body(series: &[RwSeries<'_>]) -> Vec<u8> {
+    let req = pw::WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|(labels, samples)| pw::TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| pw::Label {
+                        name: n.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|(t, v)| pw::Sample {
+                        value: *v,
+                        timestamp: *t,
+                    })
+                    .collect(),
+                exemplars: vec![],
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    req.encode_to_vec()
+}
+
+async fn post_remote_write(s: &RunningServer, raw: &[u8], encoding: &str) -> reqwest::Response {
+    let body = match encoding {
+        "snappy" => snap::raw::Encoder::new().compress_vec(raw).unwrap(),
+        "zstd" => zstd::encode_all(raw, 3).unwrap(),
+        _ => raw.to_vec(),
+    };
+    reqwest::Client::new()
+        .post(format!("http://{}/api/v1/write", s.http_addr))
+        .header("Content-Encoding", encoding)
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get_json(s: &RunningServer, path: &str) -> (u16, Value) {
+    let r = reqwest::get(format!("http://{}{path}", s.http_addr))
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_write_and_stream_report_accepted_and_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path()).await;
+    let mut c = ingest_client(&s).await;
+    let reply = c
+        .write(v1::WriteRequest {
+            series: vec![
+                series(
+                    "req_total",
+                    "api",
+                    vec![1000, 2000, 3000],
+                    vec![1.0, 2.0, 3.0],
+                ),
+                v1::SeriesSamples {
+                    labels: vec![label("__name__", "bad-name")],
+                    kind: 0,
+                    timestamps: vec![1000],
+                    values: vec![1.0],
+                },
+                series("req_total", "web", vec![1000, 2000], vec![1.0]),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.accepted, 3);
+    assert_eq!(reply.rejected_samples, 3);
+    let codes: Vec<i32> = reply.rejected.iter().map(|r| r.code).collect();
+    assert!(
+        codes.contains(&(v1::RejectCode::InvalidLabels as i32)),
+        "{reply:?}"
+    );
+    assert!(
+        codes.contains(&(v1::RejectCode::LengthMismatch as i32)),
+        "{reply:?}"
+    );
+    assert!(
+        reply.rejected.iter().any(|r| r.reason.contains("bad-name")),
+        "{reply:?}"
+    );
+
+    // a retried write is a no-op
+    let again = c
+        .write(v1::WriteRequest {
+            series: vec![series(
+                "req_total",
+                "api",
+                vec![1000, 2000, 3000],
+                vec![1.0, 2.0, 3.0],
+            )],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.accepted, again.duplicates), (0, 3));
+
+    let batches = (0..3).map(|i| v1::WriteRequest {
+        series: vec![series(
+            "stream_total",
+            "s",
+            vec![10_000 + i * 1000],
+            vec![i as f64],
+        )],
+    });
+    let total = c
+        .write_stream(tokio_stream_iter(batches))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(total.accepted, 3);
+
+    let mut q = query_client(&s).await;
+    let names = q
+        .label_values(v1::LabelValuesRequest {
+            name: "__name__".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(names.into_inner().values, vec!["req_total", "stream_total"]);
+    let ser = q
+        .series(v1::SeriesRequest {
+            matchers: vec!["req_total".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ser.series.len(), 1);
+    let err = q
+        .series(v1::SeriesRequest {
+            matchers: vec!["req_total{".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    s.shutdown().await.unwrap();
+}
+
+fn tokio_stream_iter<T: Send + 'static>(
+    items: impl Iterator<Item = T> + Send + 'static,
+) -> impl tonic::IntoStreamingRequest<Message = T> {
+    let v: Vec<T> = items.collect();
+    futures_lite_stream(v)
+}
+
+/// A stream over a vector, without pulling in a stream utility crate.
+fn futures_lite_stream<T: Send + 'static>(
+    v: Vec<T>,
+) -> impl tonic::codegen::tokio_stream::Stream<Item = T> + Send + 'static {
+    tonic::codegen::tokio_stream::iter(v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_write_keeps_stale_markers_and_answers_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path()).await;
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let raw = remote_write_body(&[
+        (
+            &[("__name__", "up"), ("job", "node")],
+            &[(1000, 1.0), (16_000, stale)],
+        ),
+        (
+            &[("__name__", "http_requests_total"), ("code", "200")],
+            &[(1000, 10.0), (16_000, 12.0)],
+        ),
+    ]);
+    let r = post_remote_write(&s, &raw, "snappy").await;
+    assert_eq!(r.status().as_u16(), 204, "{:?}", r.text().await);
+    let raw2 = remote_write_body(&[(&[("__name__", "up"), ("job", "zstd")], &[(1000, 1.0)])]);
+    let r = post_remote_write(&s, &raw2, "zstd").await;
+    assert_eq!(r.status().as_u16(), 204, "{:?}", r.text().await);
+
+    // the stale marker is stored bit for bit
+    let snap = s.state.engine.snapshot();
+    let m = nines_engine::index::parse_selector(r#"up{job="node"}"#).unwrap();
+    let h = &snap.select(&m, i64::MIN, i64::MAX).unwrap()[0];
+    let (mut ts, mut vs) = (vec![], vec![]);
+    snap.read_samples(
+        h,
+        i64::MIN,
+        i64::MAX,
+        &mut Default::default(),
+        &mut ts,
+        &mut vs,
+    )
+    .unwrap();
+    assert_eq!(vs[1].to_bits(), 0x7ff0_0000_0000_0002);
+    drop(snap);
+
+    // malformed bodies: 400 with a message, nothing stored
+    let r = post_remote_write(&s, b"not snappy at all", "identity").await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("WriteRequest"));
+    let r = post_remote_write(&s, &raw, "br").await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("Content-Encoding"));
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/write", s.http_addr))
+        .body(vec![0xffu8; 64])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    // refused samples: 400 naming them, the rest stored
+    let raw3 = remote_write_body(&[(
+        &[("__name__", "up"), ("job", "node")],
+        &[(1000, 5.0), (31_000, 1.0)],
+    )]);
+    let r = post_remote_write(&s, &raw3, "snappy").await;
+    assert_eq!(r.status().as_u16(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("1 samples stored") && text.contains("conflicts"),
+        "{text}"
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_label_series_metadata_and_ops_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path()).await;
+    let mut c = ingest_client(&s).await;
+    c.write(v1::WriteRequest {
+        series: vec![
+            series("req_total", "api", vec![1_700_000_000_000], vec![1.0]),
+            series("req_total", "web", vec![1_700_000_000_000], vec![1.0]),
+            series("up", "api", vec![1_700_000_000_000], vec![1.0]),
+        ],
+    })
+    .await
+    .unwrap();
+    let (st, v) = get_json(&s, "/api/v1/labels").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "success", "data": ["__name__", "job"]})
+    );
+    let (_, v) = get_json(&s, "/api/v1/label/job/values?match[]=req_total").await;
+    assert_eq!(v["data"], serde_json::json!(["api", "web"]));
+    let (_, v) = get_json(&s, "/api/v1/label/__name__/values").await;
+    assert_eq!(v["data"], serde_json::json!(["req_total", "up"]));
+    let (_, v) = get_json(&s, "/api/v1/series?match[]=req_total&match[]=up{job=\"api\"}&start=1699999999&end=2023-11-14T22:13:21Z").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 3, "{v}");
+    let (_, v) = get_json(&s, "/api/v1/series?match[]=req_total&limit=1").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    // POST form-encoded, as Grafana sends
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/series", s.http_addr))
+        .form(&[("match[]", "up")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["data"][0]["job"], "api");
+    // errors: envelope and status
+    let (st, v) = get_json(&s, "/api/v1/series").await;
+    assert_eq!(st, 400);
+    assert_eq!(v["errorType"], "bad_data");
+    assert_eq!(v["error"], "no match[] parameter provided");
+    let (st, v) = get_json(&s, "/api/v1/series?match[]=up{").await;
+    assert_eq!(st, 400);
+    assert_eq!(v["status"], "error");
+    let (st, _) = get_json(&s, "/api/v1/label/bad-name/values").await;
+    assert_eq!(st, 400);
+    let (st, v) = get_json(&s, "/api/v1/labels?start=yesterday").await;
+    assert_eq!(st, 400);
+    assert!(v["error"].as_str().unwrap().contains("start"));
+    let (_, v) = get_json(&s, "/api/v1/status/buildinfo").await;
+    assert_eq!(v["data"]["version"], env!("CARGO_PKG_VERSION"));
+    let (_, v) = get_json(&s, "/api/v1/query_exemplars?query=up").await;
+    assert_eq!(v["data"], serde_json::json!([]));
+    let (_, v) = get_json(&s, "/api/v1/metadata").await;
+    assert_eq!(v["data"], serde_json::json!({}));
+
+    let ok = |p: &str| {
+        let url = format!("http://{}{p}", s.http_addr);
+        async move { reqwest::get(url).await.unwrap() }
+    };
+    assert_eq!(ok("/-/healthy").await.status().as_u16(), 200);
+    assert_eq!(ok("/-/ready").await.status().as_u16(), 200);
+    let m = ok("/metrics").await.text().await.unwrap();
+    for name in [
+        "nines_samples_appended_total 3",
+        "nines_wal_fsync_duration_seconds_bucket",
+        "nines_head_series 3",
+        "nines_write_requests_total{protocol=\"grpc\",outcome=\"ok\"} 1",
+        "nines_compactions_total",
+        "nines_query_duration_seconds",
+    ] {
+        assert!(m.contains(name), "/metrics lacks {name}:\n{m}");
+    }
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_write_metadata_sets_series_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path()).await;
+    let req = pw::WriteRequest {
+        timeseries: vec![],
+        metadata: vec![pw::MetricMetadata {
+            r#type: pw::metric_metadata::MetricType::Histogram as i32,
+            metric_family_name: "lat_seconds".into(),
+            help: "Latency.".into(),
+            unit: "seconds".into(),
+        }],
+    };
+    assert_eq!(
+        post_remote_write(&s, &req.encode_to_vec(), "snappy")
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    let raw = remote_write_body(&[(
+        &[("__name__", "lat_seconds_bucket"), ("le", "0.1")],
+        &[(1000, 1.0)],
+    )]);
+    assert_eq!(
+        post_remote_write(&s, &raw, "snappy")
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    let snap = s.state.engine.snapshot();
+    let h = &snap
+        .select(
+            &nines_engine::index::parse_selector("lat_seconds_bucket").unwrap(),
+            0,
+            2000,
+        )
+        .unwrap()[0];
+    assert_eq!(h.kind, nines_engine::SeriesKind::HistogramBucket);
+    drop(snap);
+    let (_, v) = get_json(&s, "/api/v1/metadata?metric=lat_seconds").await;
+    assert_eq!(v["data"]["lat_seconds"][0]["type"], "histogram");
+    s.shutdown().await.unwrap();
+}
+
+/// Resident memory of this process, from /proc (bytes).
+fn rss_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_answers_429_and_resource_exhausted_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with(dir.path(), |c| {
+        c.limits.max_request_bytes = 4 << 20;
+        c.limits.inflight_bytes = 8 << 20;
+    })
+    .await;
+    // ~1.6 MB of samples per request (1 ms apart: no flush cuts in between);
+    // decoded, it reserves ~3x its size.
+    let big: Vec<(i64, f64)> = (0..100_000).map(|i| (i as i64, i as f64)).collect();
+    let post = |body: Vec<u8>| {
+        let addr = s.http_addr;
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("http://{addr}/api/v1/write"))
+                .header("Content-Encoding", "snappy")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.headers().get("Retry-After").is_some(),
+            )
+        }
+    };
+    let body_for = |job: &str| {
+        let raw = remote_write_body(&[(&[("__name__", "load_total"), ("job", job)], &big)]);
+        snap::raw::Encoder::new().compress_vec(&raw).unwrap()
+    };
+
+    // With the whole write budget taken, writers are refused at once and
+    // queries are still answered: deterministic, whatever the timing.
+    {
+        let _all = s.state.reserve(8 << 20).expect("the whole budget");
+        assert_eq!(post(body_for("held")).await, (429, true));
+        let e = ingest_client(&s)
+            .await
+            .write(v1::WriteRequest {
+                series: vec![series("held_total", "g", vec![1, 2], vec![1.0, 2.0])],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e}");
+        let (st, v) = get_json(&s, "/api/v1/query?query=vector(1)").await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["data"]["result"][0]["value"][1], "1", "{v}");
+        let (st, _) = get_json(&s, "/api/v1/labels").await;
+        assert_eq!(st, 200);
+    }
+    assert_eq!(post(body_for("released")).await.0, 204);
+
+    let rss_before = rss_bytes();
+    let mut handles = Vec::new();
+    for w in 0..24 {
+        let addr = s.http_addr;
+        let job = format!("w{w}");
+        let raw = remote_write_body(&[(&[("__name__", "load_total"), ("job", &job)], &big)]);
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        handles.push(tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!("http://{addr}/api/v1/write"))
+                .header("Content-Encoding", "snappy")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.headers().get("Retry-After").is_some(),
+            )
+        }));
+    }
+    // queries keep being answered meanwhile: metadata and PromQL
+    let (st, _) = get_json(&s, "/api/v1/labels").await;
+    assert_eq!(st, 200);
+    let (st, v) = get_json(&s, "/api/v1/query?query=count(load_total)%20or%20vector(0)").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["resultType"], "vector", "{v}");
+    let mut q = query_client(&s).await;
+    q.instant(v1::InstantRequest {
+        query: "1".into(),
+        time_ms: None,
+        timeout_ms: 5_000,
+    })
+    .await
+    .expect("gRPC query answered while writes are refused");
+    let mut codes = Vec::new();
+    for h in handles {
+        codes.push(h.await.unwrap());
+    }
+    assert!(
+        codes.iter().any(|c| c.0 == 204),
+        "some writes go through: {codes:?}"
+    );
+    // whether some of these overlap enough to be refused depends on timing
+    assert!(
+        codes.iter().all(|c| c.0 == 204 || (c.0 == 429 && c.1)),
+        "{codes:?}"
+    );
+    let grew = rss_bytes().saturating_sub(rss_before);
+    assert!(grew < 400 << 20, "memory grew by {grew} bytes");
+
+    // gRPC: concurrent writers past the budget get RESOURCE_EXHAUSTED
+    let mut grpc = Vec::new();
+    for w in 0..16 {
+        let mut c = ingest_client(&s).await;
+        grpc.push(tokio::spawn(async move {
+            let ts: Vec<i64> = (0..200_000).collect();
+            let vs = vec![1.0; ts.len()];
+            c.write(v1::WriteRequest {
+                series: vec![series("grpc_load_total", &format!("g{w}"), ts, vs)],
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for h in grpc {
+        outcomes.push(h.await.unwrap());
+    }
+    assert!(outcomes.iter().any(Result::is_ok), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&Err(tonic::Code::ResourceExhausted)),
+        "{outcomes:?}"
+    );
+    let mut c = ingest_client(&s).await;
+    // and a message over the size limit is refused before decoding
+    let ts: Vec<i64> = (0..700_000).collect();
+    let vs = vec![1.0; ts.len()];
+    let err = c
+        .write(v1::WriteRequest {
+            series: vec![series("huger_total", "x", ts, vs)],
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+        ),
+        "{err}"
+    );
+    let m = reqwest::get(format!("http://{}/metrics", s.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("outcome=\"overloaded\""), "{m}");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    s.shutdown().await.unwrap();
+}

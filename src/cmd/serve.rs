@@ -1,0 +1,95 @@
+//! `nines serve`: the database server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use nines_server::Config;
+
+/// Run the nines server: gRPC ingest and query, the Prometheus HTTP API
+/// (point Grafana's Prometheus data source at the HTTP address), and the
+/// remote-write receiver at /api/v1/write.
+///
+/// Settings come from the defaults, then the --config file, then
+/// environment variables, then flags. The defaults work on a laptop: data
+/// in ./data, HTTP on 127.0.0.1:9090, gRPC on 127.0.0.1:9091.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, value_name = "FILE", env = "NINES_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory.
+    #[arg(long, value_name = "DIR", env = "NINES_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP address (Prometheus API, remote-write, /metrics); port 0 picks a
+    /// free port.
+    #[arg(long, value_name = "ADDR", env = "NINES_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// gRPC address; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", env = "NINES_GRPC_LISTEN")]
+    pub grpc_listen: Option<SocketAddr>,
+    /// WAL sync policy: always (default), never, or interval:<duration>.
+    #[arg(long, value_name = "POLICY", env = "NINES_SYNC")]
+    pub sync: Option<String>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let mut cfg = match &a.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = a.data_dir {
+        cfg.data_dir = d;
+    }
+    if let Some(h) = a.http_listen {
+        cfg.http_listen = h;
+    }
+    if let Some(g) = a.grpc_listen {
+        cfg.grpc_listen = g;
+    }
+    if let Some(s) = a.sync {
+        cfg.storage.sync = s;
+    }
+    cfg.validate()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let server = nines_server::start(cfg).await?;
+        // Scripts and tests read these lines to find the ports.
+        println!("nines {} serving", env!("CARGO_PKG_VERSION"));
+        println!("http: http://{}", server.http_addr);
+        println!("grpc: http://{}", server.grpc_addr);
+        println!("data: {}", server.state.config.data_dir.display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        shutdown_signal().await;
+        eprintln!("shutting down: finishing requests in flight");
+        server.shutdown().await?;
+        eprintln!("stopped");
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
