@@ -5,11 +5,13 @@
 //! in time order; [`Snapshot::summarize`] answers exact counter summaries
 //! from rollup buckets plus raw edges.
 
+mod interner;
 mod plan;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+pub use interner::LabelInterner;
 pub use plan::Piece;
 
 use crate::codec::DecodeScratch;
@@ -18,7 +20,7 @@ use crate::head::{Head, MemSeries};
 use crate::index::{self, Matcher};
 use crate::manifest::{LiveFile, Version};
 use crate::rollup::{self, Bucket, Counting, Summary};
-use crate::segment::{ColumnBuf, SeriesEntry};
+use crate::segment::ColumnBuf;
 use crate::types::{Labels, SeriesKind, TimestampMs};
 
 /// A consistent view for reading: the files of one version and the head
@@ -35,19 +37,30 @@ pub struct Snapshot {
 pub struct SeriesHandle {
     pub labels: Labels,
     pub kind: SeriesKind,
-    raw: Vec<(Arc<LiveFile>, SeriesEntry)>,
+    raw: Vec<Source>,
     head: Option<Arc<MemSeries>>,
-    rollups: BTreeMap<u32, Vec<(Arc<LiveFile>, SeriesEntry)>>,
+    rollups: BTreeMap<u32, Vec<Source>>,
+    /// The interned label set; a select matches series by its address, so
+    /// the handle keeps it alive.
+    key: Arc<Labels>,
+}
+
+/// A series in one file: the file and the series' ordinal in it.
+#[derive(Clone)]
+struct Source {
+    file: Arc<LiveFile>,
+    ordinal: u32,
 }
 
 impl SeriesHandle {
-    fn new(labels: Labels) -> SeriesHandle {
+    fn new(key: Arc<Labels>) -> SeriesHandle {
         SeriesHandle {
-            labels,
+            labels: Labels::clone(&key),
             kind: SeriesKind::Unknown,
             raw: Vec::new(),
             head: None,
             rollups: BTreeMap::new(),
+            key,
         }
     }
 
@@ -60,6 +73,31 @@ impl SeriesHandle {
     /// How increases of this series are counted.
     pub fn counting(&self) -> Counting {
         Counting::of(self.kind)
+    }
+}
+
+/// Series being collected by a select: handles in discovery order, indexed
+/// by the address of their interned label set.
+#[derive(Default)]
+struct Found {
+    handles: Vec<SeriesHandle>,
+    by_key: HashMap<usize, usize>,
+}
+
+impl Found {
+    fn handle(&mut self, key: &Arc<Labels>) -> &mut SeriesHandle {
+        let n = self.handles.len();
+        let i = *self.by_key.entry(Arc::as_ptr(key) as usize).or_insert(n);
+        if i == n {
+            self.handles.push(SeriesHandle::new(Arc::clone(key)));
+        }
+        &mut self.handles[i]
+    }
+
+    fn into_sorted(self) -> Vec<SeriesHandle> {
+        let mut h = self.handles;
+        h.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        h
     }
 }
 
@@ -91,18 +129,32 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<Vec<SeriesHandle>> {
-        let mut found: BTreeMap<Labels, SeriesHandle> = BTreeMap::new();
+        let mut found = Found::default();
+        self.select_raw(&mut found, matchers, mint, maxt)?;
+        Ok(found.into_sorted())
+    }
+
+    fn select_raw(
+        &self,
+        found: &mut Found,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+    ) -> Result<()> {
+        let interner = &self.version.labels;
         for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
+            let dir = f.segment.directory(interner)?;
             for ord in index::select(&f.segment, matchers) {
-                let e = f.segment.series(ord)?;
-                if e.max_t().is_none_or(|t| t < mint) || e.min_t().is_none_or(|t| t > maxt) {
+                let e = dir.get(&f.segment, ord)?;
+                if !e.chunk.overlaps(mint, maxt) {
                     continue;
                 }
-                let h = found
-                    .entry(e.labels.clone())
-                    .or_insert_with(|| SeriesHandle::new(e.labels.clone()));
+                let h = found.handle(&e.labels);
                 h.note_kind(e.kind);
-                h.raw.push((Arc::clone(f), e));
+                h.raw.push(Source {
+                    file: Arc::clone(f),
+                    ordinal: ord,
+                });
             }
         }
         if self.head.max_time().is_some_and(|t| t >= mint) {
@@ -116,14 +168,15 @@ impl Snapshot {
                     data.kind
                 };
                 let labels = s.labels();
-                let h = found
-                    .entry(labels.clone())
-                    .or_insert_with(|| SeriesHandle::new(labels));
+                // A series in some file has an interned label set; one only
+                // in the head gets its own.
+                let key = interner.get(&labels).unwrap_or_else(|| Arc::new(labels));
+                let h = found.handle(&key);
                 h.note_kind(kind);
                 h.head = Some(s);
             }
         }
-        Ok(found.into_values().collect())
+        Ok(())
     }
 
     /// Like [`Snapshot::select`], and also finds each series' rollup
@@ -134,28 +187,28 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<Vec<SeriesHandle>> {
-        let mut found: BTreeMap<Labels, SeriesHandle> = self
-            .select(matchers, mint, maxt)?
-            .into_iter()
-            .map(|h| (h.labels.clone(), h))
-            .collect();
+        let mut found = Found::default();
+        self.select_raw(&mut found, matchers, mint, maxt)?;
+        let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let w = i64::from(*res) * 1000;
             for f in files
                 .iter()
                 .filter(|f| f.overlaps(mint, maxt.saturating_add(w)))
             {
+                let dir = f.segment.directory(interner)?;
                 for ord in index::select(&f.segment, matchers) {
-                    let e = f.segment.series(ord)?;
-                    let h = found
-                        .entry(e.labels.clone())
-                        .or_insert_with(|| SeriesHandle::new(e.labels.clone()));
+                    let e = dir.get(&f.segment, ord)?;
+                    let h = found.handle(&e.labels);
                     h.note_kind(e.kind);
-                    h.rollups.entry(*res).or_default().push((Arc::clone(f), e));
+                    h.rollups.entry(*res).or_default().push(Source {
+                        file: Arc::clone(f),
+                        ordinal: ord,
+                    });
                 }
             }
         }
-        Ok(found.into_values().collect())
+        Ok(found.into_sorted())
     }
 
     /// Appends the series' samples with `mint <= t <= maxt` in time order.
@@ -182,12 +235,9 @@ impl Snapshot {
             ColumnBuf::F64(std::mem::take(vs)),
         ];
         let mut result = Ok(());
-        for (f, e) in &h.raw {
+        for src in &h.raw {
             let before = cols[0].len();
-            if let Err(err) = f
-                .segment
-                .read_columns(e, mint, maxt, &mut scratch.decode, &mut cols)
-            {
+            if let Err(err) = self.read_source(src, mint, maxt, &mut scratch.decode, &mut cols) {
                 result = Err(err);
                 break;
             }
@@ -231,19 +281,37 @@ impl Snapshot {
             return Ok(());
         };
         let w = i64::from(res_s) * 1000;
-        for (f, e) in sources {
+        for src in sources {
             scratch.rollup_cols = rollup::column_buffers();
-            f.segment
-                .read_columns(e, mint, maxt, &mut scratch.decode, &mut scratch.rollup_cols)?;
+            self.read_source(
+                src,
+                mint,
+                maxt,
+                &mut scratch.decode,
+                &mut scratch.rollup_cols,
+            )?;
             if rollup::buckets_from_columns(w, &scratch.rollup_cols, out).is_none() {
                 return Err(crate::Error::corrupted(
-                    f.segment.path(),
+                    src.file.segment.path(),
                     0,
                     "rollup segment does not have the rollup column layout",
                 ));
             }
         }
         Ok(())
+    }
+
+    fn read_source(
+        &self,
+        src: &Source,
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        scratch: &mut DecodeScratch,
+        out: &mut [ColumnBuf],
+    ) -> Result<()> {
+        let seg = &src.file.segment;
+        let e = seg.directory(&self.version.labels)?.get(seg, src.ordinal)?;
+        seg.read_chunk(&e.chunk, &e.labels, mint, maxt, scratch, out)
     }
 
     /// How [`Snapshot::summarize`] would answer `(a, b]` for this series.
