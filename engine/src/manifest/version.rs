@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{FileEntry, ManifestState};
 use crate::chainlog::Hash;
-use crate::read::LabelInterner;
+use crate::read::{BucketCache, LabelInterner};
 use crate::segment::Segment;
 use crate::types::TimestampMs;
 
@@ -44,6 +44,8 @@ pub struct Version {
     /// The label sets of every file's series directory; shared by all
     /// versions of one engine.
     pub labels: Arc<LabelInterner>,
+    /// Decoded rollup buckets; shared by all versions of one engine.
+    pub buckets: Arc<BucketCache>,
 }
 
 impl Version {
@@ -100,6 +102,7 @@ impl Version {
             persisted_through: self.persisted_through,
             rollups_through: self.rollups_through.clone(),
             labels: Arc::clone(&self.labels),
+            buckets: Arc::clone(&self.buckets),
         };
         for f in added {
             v.insert(f);

@@ -5,12 +5,14 @@
 //! in time order; [`Snapshot::summarize`] answers exact counter summaries
 //! from rollup buckets plus raw edges.
 
+mod cache;
 mod interner;
 mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+pub use cache::{BucketCache, CacheKey, DEFAULT_BUCKET_CACHE_BYTES};
 pub use interner::LabelInterner;
 pub use plan::Piece;
 
@@ -18,7 +20,7 @@ use crate::codec::DecodeScratch;
 use crate::error::Result;
 use crate::head::{Head, MemSeries};
 use crate::index::{self, Matcher};
-use crate::manifest::{LiveFile, Version};
+use crate::manifest::{self, LiveFile, Version};
 use crate::rollup::{self, Bucket, Counting, Summary};
 use crate::segment::ColumnBuf;
 use crate::types::{Labels, SeriesKind, TimestampMs};
@@ -282,23 +284,56 @@ impl Snapshot {
         };
         let w = i64::from(res_s) * 1000;
         for src in sources {
-            scratch.rollup_cols = rollup::column_buffers();
-            self.read_source(
-                src,
-                mint,
-                maxt,
-                &mut scratch.decode,
-                &mut scratch.rollup_cols,
-            )?;
-            if rollup::buckets_from_columns(w, &scratch.rollup_cols, out).is_none() {
-                return Err(crate::Error::corrupted(
-                    src.file.segment.path(),
-                    0,
-                    "rollup segment does not have the rollup column layout",
-                ));
+            let seg = &src.file.segment;
+            let e = seg.directory(&self.version.labels)?.get(seg, src.ordinal)?;
+            if !e.chunk.overlaps(mint, maxt) {
+                continue;
             }
+            let all = self.source_buckets(src, w, scratch)?;
+            let lo = all.partition_point(|b| b.end < mint);
+            let hi = all.partition_point(|b| b.end <= maxt);
+            out.extend_from_slice(&all[lo..hi.max(lo)]);
         }
         Ok(())
+    }
+
+    /// Every bucket of one rollup source, from the cache or decoded (and
+    /// then cached).
+    fn source_buckets(
+        &self,
+        src: &Source,
+        w: i64,
+        scratch: &mut ReadScratch,
+    ) -> Result<Arc<[Bucket]>> {
+        let key = manifest::file_id(&src.file.entry.path).map(|id| (id, src.ordinal));
+        if let Some(b) = key.and_then(|k| self.version.buckets.get(k)) {
+            return Ok(b);
+        }
+        if scratch.rollup_cols.len() == rollup::COLUMNS.len() {
+            scratch.rollup_cols.iter_mut().for_each(ColumnBuf::clear);
+        } else {
+            scratch.rollup_cols = rollup::column_buffers();
+        }
+        self.read_source(
+            src,
+            TimestampMs::MIN,
+            TimestampMs::MAX,
+            &mut scratch.decode,
+            &mut scratch.rollup_cols,
+        )?;
+        let mut buckets = Vec::new();
+        if rollup::buckets_from_columns(w, &scratch.rollup_cols, &mut buckets).is_none() {
+            return Err(crate::Error::corrupted(
+                src.file.segment.path(),
+                0,
+                "rollup segment does not have the rollup column layout",
+            ));
+        }
+        let buckets: Arc<[Bucket]> = buckets.into();
+        if let Some(k) = key {
+            self.version.buckets.insert(k, Arc::clone(&buckets));
+        }
+        Ok(buckets)
     }
 
     fn read_source(
