@@ -368,6 +368,10 @@ impl Snapshot {
         for piece in plan::plan(&self.version, h, a, b) {
             let s = match piece {
                 Piece::Raw { after, through } => {
+                    if let Some(s) = self.raw_from_bucket(h, after, through, scratch)? {
+                        acc = acc.then(counting, &s);
+                        continue;
+                    }
                     let (mut ts, mut vs) = (
                         std::mem::take(&mut scratch.ts),
                         std::mem::take(&mut scratch.vs),
@@ -414,6 +418,47 @@ impl Snapshot {
             acc = acc.then(counting, &s);
         }
         Ok(acc)
+    }
+
+    /// The summary of the samples in `(after, through]` from the written
+    /// rollup bucket that contains that whole interval, when the bucket's
+    /// samples all lie inside it or all outside (so no raw sample is
+    /// needed); finest width first. `None` when no bucket decides it.
+    fn raw_from_bucket(
+        &self,
+        h: &SeriesHandle,
+        after: TimestampMs,
+        through: TimestampMs,
+        scratch: &mut ReadScratch,
+    ) -> Result<Option<Summary>> {
+        for (&res_s, &written) in &self.version.rollups_through {
+            if !h.rollups.contains_key(&res_s) {
+                continue;
+            }
+            let w = i64::from(res_s) * 1000;
+            let end = rollup::bucket_end(through, w);
+            if end - w > after || end > written {
+                continue;
+            }
+            let mut buckets = std::mem::take(&mut scratch.buckets);
+            buckets.clear();
+            let r = self.read_buckets(h, res_s, end, end, scratch, &mut buckets);
+            let found = buckets.first().map(|b| b.summary);
+            scratch.buckets = buckets;
+            r?;
+            // Buckets hold every sample of a written interval, so no bucket
+            // means no sample.
+            let Some(s) = found else {
+                return Ok(Some(Summary::EMPTY));
+            };
+            if s.first_t > after && s.last_t <= through {
+                return Ok(Some(s));
+            }
+            if s.last_t <= after || s.first_t > through {
+                return Ok(Some(Summary::EMPTY));
+            }
+        }
+        Ok(None)
     }
 
     /// Label names of the series with samples in `[mint, maxt]` that match
