@@ -10,6 +10,7 @@
 //! Together they never hold more than the budget (plus one entry).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -31,12 +32,43 @@ pub struct BucketCache {
     gens: Mutex<Generations>,
 }
 
+type Map = HashMap<CacheKey, Arc<[Bucket]>, FastHash>;
+
+/// For maps keyed by integers the engine chooses (file ids, ordinals,
+/// addresses), not by users.
+pub(crate) type FastHash = BuildHasherDefault<KeyHasher>;
+
 #[derive(Default)]
 struct Generations {
-    hot: HashMap<CacheKey, Arc<[Bucket]>>,
+    hot: Map,
     hot_bytes: usize,
-    cold: HashMap<CacheKey, Arc<[Bucket]>>,
+    cold: Map,
     cold_bytes: usize,
+}
+
+/// Keys are integers chosen by the engine, not by users, so a
+/// multiply-rotate mix is enough (and far cheaper than SipHash).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
 }
 
 fn charge(b: &[Bucket]) -> usize {

@@ -45,18 +45,28 @@ pub struct SeriesHandle {
     /// The interned label set; a select matches series by its address, so
     /// the handle keeps it alive.
     key: Arc<Labels>,
+    /// The files `raw` and `rollups` index into (one `Arc` per handle, not
+    /// one per file: handles are many and short-lived).
+    files: Arc<Version>,
 }
 
-/// A series in one file: the file and the series' ordinal in it.
-#[derive(Clone)]
+/// A series in one file: the file's index in its list of the version
+/// (`raw`, or `rollups` of the resolution) and the series' ordinal in it.
+#[derive(Clone, Copy)]
 struct Source {
-    file: Arc<LiveFile>,
+    file: u32,
     ordinal: u32,
 }
 
+/// The file of `src` in `files`; handles only hold indices that exist.
+fn file_of<'a>(files: &'a [Arc<LiveFile>], src: &Source) -> Option<&'a LiveFile> {
+    files.get(src.file as usize).map(|f| &**f)
+}
+
 impl SeriesHandle {
-    fn new(key: Arc<Labels>) -> SeriesHandle {
+    fn new(key: Arc<Labels>, files: Arc<Version>) -> SeriesHandle {
         SeriesHandle {
+            files,
             labels: Labels::clone(&key),
             kind: SeriesKind::Unknown,
             raw: Vec::new(),
@@ -80,10 +90,10 @@ impl SeriesHandle {
 
 /// Series being collected by a select: handles in discovery order, indexed
 /// by the address of their interned label set.
-#[derive(Default)]
 struct Found {
+    files: Arc<Version>,
     handles: Vec<SeriesHandle>,
-    by_key: HashMap<usize, usize>,
+    by_key: HashMap<usize, usize, cache::FastHash>,
 }
 
 impl Found {
@@ -91,9 +101,18 @@ impl Found {
         let n = self.handles.len();
         let i = *self.by_key.entry(Arc::as_ptr(key) as usize).or_insert(n);
         if i == n {
-            self.handles.push(SeriesHandle::new(Arc::clone(key)));
+            self.handles
+                .push(SeriesHandle::new(Arc::clone(key), Arc::clone(&self.files)));
         }
         &mut self.handles[i]
+    }
+
+    fn new(files: &Arc<Version>) -> Found {
+        Found {
+            files: Arc::clone(files),
+            handles: Vec::new(),
+            by_key: HashMap::default(),
+        }
     }
 
     fn into_sorted(self) -> Vec<SeriesHandle> {
@@ -131,7 +150,7 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<Vec<SeriesHandle>> {
-        let mut found = Found::default();
+        let mut found = Found::new(&self.version);
         self.select_raw(&mut found, matchers, mint, maxt)?;
         Ok(found.into_sorted())
     }
@@ -144,7 +163,10 @@ impl Snapshot {
         maxt: TimestampMs,
     ) -> Result<()> {
         let interner = &self.version.labels;
-        for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
+        for (i, f) in self.version.raw.iter().enumerate() {
+            if !f.overlaps(mint, maxt) {
+                continue;
+            }
             let dir = f.segment.directory(interner)?;
             for ord in index::select(&f.segment, matchers) {
                 let e = dir.get(&f.segment, ord)?;
@@ -154,7 +176,7 @@ impl Snapshot {
                 let h = found.handle(&e.labels);
                 h.note_kind(e.kind);
                 h.raw.push(Source {
-                    file: Arc::clone(f),
+                    file: i as u32,
                     ordinal: ord,
                 });
             }
@@ -189,22 +211,22 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<Vec<SeriesHandle>> {
-        let mut found = Found::default();
+        let mut found = Found::new(&self.version);
         self.select_raw(&mut found, matchers, mint, maxt)?;
         let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let w = i64::from(*res) * 1000;
-            for f in files
-                .iter()
-                .filter(|f| f.overlaps(mint, maxt.saturating_add(w)))
-            {
+            for (i, f) in files.iter().enumerate() {
+                if !f.overlaps(mint, maxt.saturating_add(w)) {
+                    continue;
+                }
                 let dir = f.segment.directory(interner)?;
                 for ord in index::select(&f.segment, matchers) {
                     let e = dir.get(&f.segment, ord)?;
                     let h = found.handle(&e.labels);
                     h.note_kind(e.kind);
                     h.rollups.entry(*res).or_default().push(Source {
-                        file: Arc::clone(f),
+                        file: i as u32,
                         ordinal: ord,
                     });
                 }
@@ -237,9 +259,22 @@ impl Snapshot {
             ColumnBuf::F64(std::mem::take(vs)),
         ];
         let mut result = Ok(());
-        for src in &h.raw {
+        // The file's own range first: it is shared by every series, so it is
+        // in cache where the series' entry is not.
+        let files = &h.files.raw;
+        for f in h
+            .raw
+            .iter()
+            .filter_map(|s| Some((file_of(files, s)?, s.ordinal)))
+        {
+            let (f, ordinal) = f;
+            if !f.overlaps(mint, maxt) {
+                continue;
+            }
             let before = cols[0].len();
-            if let Err(err) = self.read_source(src, mint, maxt, &mut scratch.decode, &mut cols) {
+            if let Err(err) =
+                self.read_source(f, ordinal, mint, maxt, &mut scratch.decode, &mut cols)
+            {
                 result = Err(err);
                 break;
             }
@@ -283,13 +318,22 @@ impl Snapshot {
             return Ok(());
         };
         let w = i64::from(res_s) * 1000;
+        let Some(files) = h.files.rollups.get(&res_s) else {
+            return Ok(());
+        };
         for src in sources {
-            let seg = &src.file.segment;
+            let Some(f) = file_of(files, src) else {
+                continue;
+            };
+            if !f.overlaps(mint, maxt) {
+                continue;
+            }
+            let seg = &f.segment;
             let e = seg.directory(&self.version.labels)?.get(seg, src.ordinal)?;
             if !e.chunk.overlaps(mint, maxt) {
                 continue;
             }
-            let all = self.source_buckets(src, w, scratch)?;
+            let all = self.source_buckets(f, src.ordinal, w, scratch)?;
             let lo = all.partition_point(|b| b.end < mint);
             let hi = all.partition_point(|b| b.end <= maxt);
             out.extend_from_slice(&all[lo..hi.max(lo)]);
@@ -301,11 +345,12 @@ impl Snapshot {
     /// then cached).
     fn source_buckets(
         &self,
-        src: &Source,
+        f: &LiveFile,
+        ordinal: u32,
         w: i64,
         scratch: &mut ReadScratch,
     ) -> Result<Arc<[Bucket]>> {
-        let key = manifest::file_id(&src.file.entry.path).map(|id| (id, src.ordinal));
+        let key = manifest::file_id(&f.entry.path).map(|id| (id, ordinal));
         if let Some(b) = key.and_then(|k| self.version.buckets.get(k)) {
             return Ok(b);
         }
@@ -315,7 +360,8 @@ impl Snapshot {
             scratch.rollup_cols = rollup::column_buffers();
         }
         self.read_source(
-            src,
+            f,
+            ordinal,
             TimestampMs::MIN,
             TimestampMs::MAX,
             &mut scratch.decode,
@@ -324,7 +370,7 @@ impl Snapshot {
         let mut buckets = Vec::new();
         if rollup::buckets_from_columns(w, &scratch.rollup_cols, &mut buckets).is_none() {
             return Err(crate::Error::corrupted(
-                src.file.segment.path(),
+                f.segment.path(),
                 0,
                 "rollup segment does not have the rollup column layout",
             ));
@@ -338,14 +384,15 @@ impl Snapshot {
 
     fn read_source(
         &self,
-        src: &Source,
+        f: &LiveFile,
+        ordinal: u32,
         mint: TimestampMs,
         maxt: TimestampMs,
         scratch: &mut DecodeScratch,
         out: &mut [ColumnBuf],
     ) -> Result<()> {
-        let seg = &src.file.segment;
-        let e = seg.directory(&self.version.labels)?.get(seg, src.ordinal)?;
+        let seg = &f.segment;
+        let e = seg.directory(&self.version.labels)?.get(seg, ordinal)?;
         seg.read_chunk(&e.chunk, &e.labels, mint, maxt, scratch, out)
     }
 
