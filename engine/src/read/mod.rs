@@ -163,6 +163,14 @@ impl Snapshot {
         maxt: TimestampMs,
     ) -> Result<()> {
         let interner = &self.version.labels;
+        // A series is usually in every file: sized once, not grown by
+        // doubling for each of thousands of handles.
+        let n_files = self
+            .version
+            .raw
+            .iter()
+            .filter(|f| f.overlaps(mint, maxt))
+            .count();
         for (i, f) in self.version.raw.iter().enumerate() {
             if !f.overlaps(mint, maxt) {
                 continue;
@@ -175,6 +183,9 @@ impl Snapshot {
                 }
                 let h = found.handle(&e.labels);
                 h.note_kind(e.kind);
+                if h.raw.capacity() == 0 {
+                    h.raw.reserve_exact(n_files);
+                }
                 h.raw.push(Source {
                     file: i as u32,
                     ordinal: ord,
@@ -216,6 +227,10 @@ impl Snapshot {
         let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let w = i64::from(*res) * 1000;
+            let n_files = files
+                .iter()
+                .filter(|f| f.overlaps(mint, maxt.saturating_add(w)))
+                .count();
             for (i, f) in files.iter().enumerate() {
                 if !f.overlaps(mint, maxt.saturating_add(w)) {
                     continue;
@@ -225,10 +240,13 @@ impl Snapshot {
                     let e = dir.get(&f.segment, ord)?;
                     let h = found.handle(&e.labels);
                     h.note_kind(e.kind);
-                    h.rollups.entry(*res).or_default().push(Source {
-                        file: i as u32,
-                        ordinal: ord,
-                    });
+                    h.rollups
+                        .entry(*res)
+                        .or_insert_with(|| Vec::with_capacity(n_files))
+                        .push(Source {
+                            file: i as u32,
+                            ordinal: ord,
+                        });
                 }
             }
         }
