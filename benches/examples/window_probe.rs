@@ -2,7 +2,8 @@
 //! the engine that bench leaves in `NINES_BENCH_DATA/counters-31d-live`:
 //! series selection with rollups, the per-series summaries on one thread,
 //! and the whole query; prints the best and the median of `N` runs (default
-//! 30) at the newest sample and a day earlier.
+//! 30) at the newest sample and a day earlier, then what the series
+//! directories and the rollup bucket cache hold.
 //!
 //! `NINES_BENCH_DATA=/tmp/nbd cargo run --release -p nines-benches --example window_probe [N]`
 
@@ -94,6 +95,7 @@ fn main() {
         println!("{name}: whole query {}", stats(all));
     }
     let v = snap.version();
+    println!("rollup bucket cache: {} bytes held", v.buckets.bytes());
     for (res, files) in std::iter::once((&0, &v.raw)).chain(&v.rollups) {
         let (mut bytes, mut series) = (0usize, 0usize);
         for f in files {
