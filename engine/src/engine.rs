@@ -25,6 +25,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::head::{Head, LateSample, MemSeries};
 use crate::manifest::{self, Edit, FileEntry, LiveFile, Manifest, Version};
 use crate::options::EngineOptions;
+use crate::read::BucketCache;
 use crate::read::{ReadScratch, Snapshot};
 use crate::segment::Segment;
 use crate::types::{AppendOutcome, RejectReason, TimestampMs, WriteBatch};
@@ -189,7 +190,10 @@ impl Engine {
 
         let next_file_id = AtomicU64::new(state.next_file_id.max(1));
         let inner = Arc::new(Inner {
-            version: RwLock::new(Arc::new(Version::new(&state, files))),
+            version: RwLock::new(Arc::new(Version {
+                buckets: Arc::new(BucketCache::new(opts.rollup_cache_bytes)),
+                ..Version::new(&state, files)
+            })),
             opts,
             dir,
             _lock: lock,

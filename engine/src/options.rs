@@ -85,6 +85,10 @@ pub struct EngineOptions {
     /// Head series idle this long before the last flush are dropped from
     /// memory. 1 hour: a series that stopped is not kept forever.
     pub idle_series_ms: i64,
+    /// Bytes of decoded rollup buckets kept for reuse by queries. 64 MiB:
+    /// the 1 h and 1 d buckets of 1,000 counters for about a year; 0 turns
+    /// the cache off.
+    pub rollup_cache_bytes: usize,
 }
 
 impl EngineOptions {
@@ -102,11 +106,17 @@ impl EngineOptions {
             background: true,
             background_interval: Duration::from_secs(5),
             idle_series_ms: HOUR_MS,
+            rollup_cache_bytes: crate::read::DEFAULT_BUCKET_CACHE_BYTES,
         }
     }
 
     pub fn sync(mut self, sync: SyncPolicy) -> Self {
         self.sync = sync;
+        self
+    }
+
+    pub fn rollup_cache_bytes(mut self, bytes: usize) -> Self {
+        self.rollup_cache_bytes = bytes;
         self
     }
 

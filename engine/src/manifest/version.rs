@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::{FileEntry, ManifestState};
 use crate::chainlog::Hash;
+use crate::read::{BucketCache, LabelInterner};
 use crate::segment::Segment;
 use crate::types::TimestampMs;
 
@@ -40,6 +41,11 @@ pub struct Version {
     /// Raw samples at or before this time are in segments.
     pub persisted_through: Option<TimestampMs>,
     pub rollups_through: BTreeMap<u32, TimestampMs>,
+    /// The label sets of every file's series directory; shared by all
+    /// versions of one engine.
+    pub labels: Arc<LabelInterner>,
+    /// Decoded rollup buckets; shared by all versions of one engine.
+    pub buckets: Arc<BucketCache>,
 }
 
 impl Version {
@@ -95,6 +101,8 @@ impl Version {
                 .collect(),
             persisted_through: self.persisted_through,
             rollups_through: self.rollups_through.clone(),
+            labels: Arc::clone(&self.labels),
+            buckets: Arc::clone(&self.buckets),
         };
         for f in added {
             v.insert(f);

@@ -5,20 +5,24 @@
 //! in time order; [`Snapshot::summarize`] answers exact counter summaries
 //! from rollup buckets plus raw edges.
 
+mod cache;
+mod interner;
 mod plan;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+pub use cache::{BucketCache, CacheKey, DEFAULT_BUCKET_CACHE_BYTES};
+pub use interner::LabelInterner;
 pub use plan::Piece;
 
 use crate::codec::DecodeScratch;
 use crate::error::Result;
 use crate::head::{Head, MemSeries};
 use crate::index::{self, Matcher};
-use crate::manifest::{LiveFile, Version};
+use crate::manifest::{self, LiveFile, Version};
 use crate::rollup::{self, Bucket, Counting, Summary};
-use crate::segment::{ColumnBuf, SeriesEntry};
+use crate::segment::ColumnBuf;
 use crate::types::{Labels, SeriesKind, TimestampMs};
 
 /// A consistent view for reading: the files of one version and the head
@@ -35,19 +39,40 @@ pub struct Snapshot {
 pub struct SeriesHandle {
     pub labels: Labels,
     pub kind: SeriesKind,
-    raw: Vec<(Arc<LiveFile>, SeriesEntry)>,
+    raw: Vec<Source>,
     head: Option<Arc<MemSeries>>,
-    rollups: BTreeMap<u32, Vec<(Arc<LiveFile>, SeriesEntry)>>,
+    rollups: BTreeMap<u32, Vec<Source>>,
+    /// The interned label set; a select matches series by its address, so
+    /// the handle keeps it alive.
+    key: Arc<Labels>,
+    /// The files `raw` and `rollups` index into (one `Arc` per handle, not
+    /// one per file: handles are many and short-lived).
+    files: Arc<Version>,
+}
+
+/// A series in one file: the file's index in its list of the version
+/// (`raw`, or `rollups` of the resolution) and the series' ordinal in it.
+#[derive(Clone, Copy)]
+struct Source {
+    file: u32,
+    ordinal: u32,
+}
+
+/// The file of `src` in `files`; handles only hold indices that exist.
+fn file_of<'a>(files: &'a [Arc<LiveFile>], src: &Source) -> Option<&'a LiveFile> {
+    files.get(src.file as usize).map(|f| &**f)
 }
 
 impl SeriesHandle {
-    fn new(labels: Labels) -> SeriesHandle {
+    fn new(key: Arc<Labels>, files: Arc<Version>) -> SeriesHandle {
         SeriesHandle {
-            labels,
+            files,
+            labels: Labels::clone(&key),
             kind: SeriesKind::Unknown,
             raw: Vec::new(),
             head: None,
             rollups: BTreeMap::new(),
+            key,
         }
     }
 
@@ -60,6 +85,40 @@ impl SeriesHandle {
     /// How increases of this series are counted.
     pub fn counting(&self) -> Counting {
         Counting::of(self.kind)
+    }
+}
+
+/// Series being collected by a select: handles in discovery order, indexed
+/// by the address of their interned label set.
+struct Found {
+    files: Arc<Version>,
+    handles: Vec<SeriesHandle>,
+    by_key: HashMap<usize, usize, cache::FastHash>,
+}
+
+impl Found {
+    fn handle(&mut self, key: &Arc<Labels>) -> &mut SeriesHandle {
+        let n = self.handles.len();
+        let i = *self.by_key.entry(Arc::as_ptr(key) as usize).or_insert(n);
+        if i == n {
+            self.handles
+                .push(SeriesHandle::new(Arc::clone(key), Arc::clone(&self.files)));
+        }
+        &mut self.handles[i]
+    }
+
+    fn new(files: &Arc<Version>) -> Found {
+        Found {
+            files: Arc::clone(files),
+            handles: Vec::new(),
+            by_key: HashMap::default(),
+        }
+    }
+
+    fn into_sorted(self) -> Vec<SeriesHandle> {
+        let mut h = self.handles;
+        h.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        h
     }
 }
 
@@ -91,18 +150,46 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<Vec<SeriesHandle>> {
-        let mut found: BTreeMap<Labels, SeriesHandle> = BTreeMap::new();
-        for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
+        let mut found = Found::new(&self.version);
+        self.select_raw(&mut found, matchers, mint, maxt)?;
+        Ok(found.into_sorted())
+    }
+
+    fn select_raw(
+        &self,
+        found: &mut Found,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+    ) -> Result<()> {
+        let interner = &self.version.labels;
+        // A series is usually in every file: sized once, not grown by
+        // doubling for each of thousands of handles.
+        let n_files = self
+            .version
+            .raw
+            .iter()
+            .filter(|f| f.overlaps(mint, maxt))
+            .count();
+        for (i, f) in self.version.raw.iter().enumerate() {
+            if !f.overlaps(mint, maxt) {
+                continue;
+            }
+            let dir = f.segment.directory(interner)?;
             for ord in index::select(&f.segment, matchers) {
-                let e = f.segment.series(ord)?;
-                if e.max_t().is_none_or(|t| t < mint) || e.min_t().is_none_or(|t| t > maxt) {
+                let e = dir.get(&f.segment, ord)?;
+                if !e.chunk.overlaps(mint, maxt) {
                     continue;
                 }
-                let h = found
-                    .entry(e.labels.clone())
-                    .or_insert_with(|| SeriesHandle::new(e.labels.clone()));
+                let h = found.handle(&e.labels);
                 h.note_kind(e.kind);
-                h.raw.push((Arc::clone(f), e));
+                if h.raw.capacity() == 0 {
+                    h.raw.reserve_exact(n_files);
+                }
+                h.raw.push(Source {
+                    file: i as u32,
+                    ordinal: ord,
+                });
             }
         }
         if self.head.max_time().is_some_and(|t| t >= mint) {
@@ -116,14 +203,15 @@ impl Snapshot {
                     data.kind
                 };
                 let labels = s.labels();
-                let h = found
-                    .entry(labels.clone())
-                    .or_insert_with(|| SeriesHandle::new(labels));
+                // A series in some file has an interned label set; one only
+                // in the head gets its own.
+                let key = interner.get(&labels).unwrap_or_else(|| Arc::new(labels));
+                let h = found.handle(&key);
                 h.note_kind(kind);
                 h.head = Some(s);
             }
         }
-        Ok(found.into_values().collect())
+        Ok(())
     }
 
     /// Like [`Snapshot::select`], and also finds each series' rollup
@@ -134,28 +222,35 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<Vec<SeriesHandle>> {
-        let mut found: BTreeMap<Labels, SeriesHandle> = self
-            .select(matchers, mint, maxt)?
-            .into_iter()
-            .map(|h| (h.labels.clone(), h))
-            .collect();
+        let mut found = Found::new(&self.version);
+        self.select_raw(&mut found, matchers, mint, maxt)?;
+        let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let w = i64::from(*res) * 1000;
-            for f in files
+            let n_files = files
                 .iter()
                 .filter(|f| f.overlaps(mint, maxt.saturating_add(w)))
-            {
+                .count();
+            for (i, f) in files.iter().enumerate() {
+                if !f.overlaps(mint, maxt.saturating_add(w)) {
+                    continue;
+                }
+                let dir = f.segment.directory(interner)?;
                 for ord in index::select(&f.segment, matchers) {
-                    let e = f.segment.series(ord)?;
-                    let h = found
-                        .entry(e.labels.clone())
-                        .or_insert_with(|| SeriesHandle::new(e.labels.clone()));
+                    let e = dir.get(&f.segment, ord)?;
+                    let h = found.handle(&e.labels);
                     h.note_kind(e.kind);
-                    h.rollups.entry(*res).or_default().push((Arc::clone(f), e));
+                    h.rollups
+                        .entry(*res)
+                        .or_insert_with(|| Vec::with_capacity(n_files))
+                        .push(Source {
+                            file: i as u32,
+                            ordinal: ord,
+                        });
                 }
             }
         }
-        Ok(found.into_values().collect())
+        Ok(found.into_sorted())
     }
 
     /// Appends the series' samples with `mint <= t <= maxt` in time order.
@@ -182,11 +277,21 @@ impl Snapshot {
             ColumnBuf::F64(std::mem::take(vs)),
         ];
         let mut result = Ok(());
-        for (f, e) in &h.raw {
+        // The file's own range first: it is shared by every series, so it is
+        // in cache where the series' entry is not.
+        let files = &h.files.raw;
+        for f in h
+            .raw
+            .iter()
+            .filter_map(|s| Some((file_of(files, s)?, s.ordinal)))
+        {
+            let (f, ordinal) = f;
+            if !f.overlaps(mint, maxt) {
+                continue;
+            }
             let before = cols[0].len();
-            if let Err(err) = f
-                .segment
-                .read_columns(e, mint, maxt, &mut scratch.decode, &mut cols)
+            if let Err(err) =
+                self.read_source(f, ordinal, mint, maxt, &mut scratch.decode, &mut cols)
             {
                 result = Err(err);
                 break;
@@ -231,19 +336,82 @@ impl Snapshot {
             return Ok(());
         };
         let w = i64::from(res_s) * 1000;
-        for (f, e) in sources {
-            scratch.rollup_cols = rollup::column_buffers();
-            f.segment
-                .read_columns(e, mint, maxt, &mut scratch.decode, &mut scratch.rollup_cols)?;
-            if rollup::buckets_from_columns(w, &scratch.rollup_cols, out).is_none() {
-                return Err(crate::Error::corrupted(
-                    f.segment.path(),
-                    0,
-                    "rollup segment does not have the rollup column layout",
-                ));
+        let Some(files) = h.files.rollups.get(&res_s) else {
+            return Ok(());
+        };
+        for src in sources {
+            let Some(f) = file_of(files, src) else {
+                continue;
+            };
+            if !f.overlaps(mint, maxt) {
+                continue;
             }
+            let seg = &f.segment;
+            let e = seg.directory(&self.version.labels)?.get(seg, src.ordinal)?;
+            if !e.chunk.overlaps(mint, maxt) {
+                continue;
+            }
+            let all = self.source_buckets(f, src.ordinal, w, scratch)?;
+            let lo = all.partition_point(|b| b.end < mint);
+            let hi = all.partition_point(|b| b.end <= maxt);
+            out.extend_from_slice(&all[lo..hi.max(lo)]);
         }
         Ok(())
+    }
+
+    /// Every bucket of one rollup source, from the cache or decoded (and
+    /// then cached).
+    fn source_buckets(
+        &self,
+        f: &LiveFile,
+        ordinal: u32,
+        w: i64,
+        scratch: &mut ReadScratch,
+    ) -> Result<Arc<[Bucket]>> {
+        let key = manifest::file_id(&f.entry.path).map(|id| (id, ordinal));
+        if let Some(b) = key.and_then(|k| self.version.buckets.get(k)) {
+            return Ok(b);
+        }
+        if scratch.rollup_cols.len() == rollup::COLUMNS.len() {
+            scratch.rollup_cols.iter_mut().for_each(ColumnBuf::clear);
+        } else {
+            scratch.rollup_cols = rollup::column_buffers();
+        }
+        self.read_source(
+            f,
+            ordinal,
+            TimestampMs::MIN,
+            TimestampMs::MAX,
+            &mut scratch.decode,
+            &mut scratch.rollup_cols,
+        )?;
+        let mut buckets = Vec::new();
+        if rollup::buckets_from_columns(w, &scratch.rollup_cols, &mut buckets).is_none() {
+            return Err(crate::Error::corrupted(
+                f.segment.path(),
+                0,
+                "rollup segment does not have the rollup column layout",
+            ));
+        }
+        let buckets: Arc<[Bucket]> = buckets.into();
+        if let Some(k) = key {
+            self.version.buckets.insert(k, Arc::clone(&buckets));
+        }
+        Ok(buckets)
+    }
+
+    fn read_source(
+        &self,
+        f: &LiveFile,
+        ordinal: u32,
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        scratch: &mut DecodeScratch,
+        out: &mut [ColumnBuf],
+    ) -> Result<()> {
+        let seg = &f.segment;
+        let e = seg.directory(&self.version.labels)?.get(seg, ordinal)?;
+        seg.read_chunk(&e.chunk, &e.labels, mint, maxt, scratch, out)
     }
 
     /// How [`Snapshot::summarize`] would answer `(a, b]` for this series.
@@ -265,6 +433,10 @@ impl Snapshot {
         for piece in plan::plan(&self.version, h, a, b) {
             let s = match piece {
                 Piece::Raw { after, through } => {
+                    if let Some(s) = self.raw_from_bucket(h, after, through, scratch)? {
+                        acc = acc.then(counting, &s);
+                        continue;
+                    }
                     let (mut ts, mut vs) = (
                         std::mem::take(&mut scratch.ts),
                         std::mem::take(&mut scratch.vs),
@@ -311,6 +483,47 @@ impl Snapshot {
             acc = acc.then(counting, &s);
         }
         Ok(acc)
+    }
+
+    /// The summary of the samples in `(after, through]` from the written
+    /// rollup bucket that contains that whole interval, when the bucket's
+    /// samples all lie inside it or all outside (so no raw sample is
+    /// needed); finest width first. `None` when no bucket decides it.
+    fn raw_from_bucket(
+        &self,
+        h: &SeriesHandle,
+        after: TimestampMs,
+        through: TimestampMs,
+        scratch: &mut ReadScratch,
+    ) -> Result<Option<Summary>> {
+        for (&res_s, &written) in &self.version.rollups_through {
+            if !h.rollups.contains_key(&res_s) {
+                continue;
+            }
+            let w = i64::from(res_s) * 1000;
+            let end = rollup::bucket_end(through, w);
+            if end - w > after || end > written {
+                continue;
+            }
+            let mut buckets = std::mem::take(&mut scratch.buckets);
+            buckets.clear();
+            let r = self.read_buckets(h, res_s, end, end, scratch, &mut buckets);
+            let found = buckets.first().map(|b| b.summary);
+            scratch.buckets = buckets;
+            r?;
+            // Buckets hold every sample of a written interval, so no bucket
+            // means no sample.
+            let Some(s) = found else {
+                return Ok(Some(Summary::EMPTY));
+            };
+            if s.first_t > after && s.last_t <= through {
+                return Ok(Some(s));
+            }
+            if s.last_t <= after || s.first_t > through {
+                return Ok(Some(Summary::EMPTY));
+            }
+        }
+        Ok(None)
     }
 
     /// Label names of the series with samples in `[mint, maxt]` that match

@@ -5,13 +5,15 @@
 //! columns (time, value); rollup segments the columns of
 //! [`crate::rollup`]. Layout: docs/format/segment.md.
 
+mod directory;
 pub mod format;
 mod mmap;
 mod reader;
 mod writer;
 
+pub use directory::{DirEntry, Directory};
 pub use format::{ColumnType, BLOCK_ROWS};
-pub use reader::{ColumnBuf, Damage, Segment, SeriesEntry};
+pub use reader::{Chunk, ColumnBuf, Damage, Segment, SeriesEntry};
 pub use writer::{BlockRef, Column, SegmentWriter};
 
 /// What the manifest records about a finished segment file.

@@ -4,16 +4,19 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
 
+use super::directory::Directory;
 use super::format::{self, ColumnType, Footer, Section, FOOTER_LEN, HEADER_LEN, SECTIONS};
 use super::writer::BlockRef;
 use crate::bytes::{Cursor, DecodeError};
 use crate::codec::{self, DecodeScratch};
 use crate::error::{Error, IoContext, Result};
 use crate::index::LabelIndex;
+use crate::read::LabelInterner;
 use crate::types::{Label, Labels, SeriesKind};
 
 /// An open, immutable segment file.
@@ -27,6 +30,8 @@ pub struct Segment {
     /// Postings index: per label name (sorted), its values (sorted) with the
     /// postings blob location relative to the postings section.
     names: Vec<NamePostings>,
+    /// Parsed on first use: files never change once open.
+    directory: OnceLock<std::result::Result<Directory, (u64, String)>>,
 }
 
 struct NamePostings {
@@ -34,19 +39,37 @@ struct NamePostings {
     values: Vec<(u32, u64, u64)>,
 }
 
-/// A parsed series entry: labels, kind, chunk metadata and blocks.
+/// A parsed series entry: labels, kind, and where its chunk is.
 #[derive(Clone, Debug)]
 pub struct SeriesEntry {
     pub ordinal: u32,
     pub labels: Labels,
     pub kind: SeriesKind,
-    meta_off: u64,
-    meta_lens: Vec<u32>,
-    meta_crc: u32,
-    pub blocks: Vec<BlockRef>,
+    pub chunk: Chunk,
 }
 
 impl SeriesEntry {
+    pub fn rows(&self) -> u64 {
+        self.chunk.rows()
+    }
+    pub fn min_t(&self) -> Option<i64> {
+        self.chunk.min_t()
+    }
+    pub fn max_t(&self) -> Option<i64> {
+        self.chunk.max_t()
+    }
+}
+
+/// Where a series' chunk is: its column metadata and its blocks.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    meta_off: u64,
+    meta_lens: Box<[u32]>,
+    meta_crc: u32,
+    pub blocks: Box<[BlockRef]>,
+}
+
+impl Chunk {
     pub fn rows(&self) -> u64 {
         self.blocks.iter().map(|b| u64::from(b.rows)).sum()
     }
@@ -55,6 +78,20 @@ impl SeriesEntry {
     }
     pub fn max_t(&self) -> Option<i64> {
         self.blocks.last().map(|b| b.max_t)
+    }
+    /// Whether some row may lie in `[mint, maxt]`.
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.min_t().is_some_and(|t| t <= maxt) && self.max_t().is_some_and(|t| t >= mint)
+    }
+    /// Heap and inline bytes this takes in memory.
+    pub(crate) fn mem_bytes(&self) -> usize {
+        std::mem::size_of::<Chunk>()
+            + 4 * self.meta_lens.len()
+            + self
+                .blocks
+                .iter()
+                .map(|b| std::mem::size_of::<BlockRef>() + 4 * b.page_lens.len())
+                .sum::<usize>()
     }
 }
 
@@ -156,6 +193,7 @@ impl Segment {
             footer,
             symbols: Vec::new(),
             names: Vec::new(),
+            directory: OnceLock::new(),
         };
         for s in SECTIONS {
             let (a, b) = seg.section_range(s)?;
@@ -178,6 +216,19 @@ impl Segment {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The parsed series directory, built on the first call (label sets
+    /// interned in `interner`; later calls return the same directory).
+    pub fn directory(&self, interner: &LabelInterner) -> Result<&Directory> {
+        let d = self.directory.get_or_init(|| {
+            Directory::build(self, interner).map_err(|e| {
+                let d = damage_of(e);
+                (d.offset, d.rule)
+            })
+        });
+        d.as_ref()
+            .map_err(|(offset, rule)| Error::corrupted(&self.path, *offset, rule.clone()))
     }
 
     pub fn footer(&self) -> &Footer {
@@ -440,10 +491,12 @@ impl Segment {
             ordinal,
             labels: Labels::from_sorted(labels),
             kind,
-            meta_off,
-            meta_lens,
-            meta_crc,
-            blocks,
+            chunk: Chunk {
+                meta_off,
+                meta_lens: meta_lens.into_boxed_slice(),
+                meta_crc,
+                blocks: blocks.into_boxed_slice(),
+            },
         })
     }
 
@@ -462,7 +515,7 @@ impl Segment {
         }
     }
 
-    fn decoders(&self, e: &SeriesEntry) -> Result<Vec<Decoder>> {
+    fn decoders(&self, e: &Chunk, labels: &Labels) -> Result<Vec<Decoder>> {
         let total: u64 = e.meta_lens.iter().map(|&l| u64::from(l)).sum();
         let metas = self.data_slice(e.meta_off, total, "chunk metadata")?;
         let crc = crc32fast::hash(metas);
@@ -471,8 +524,8 @@ impl Segment {
                 &self.path,
                 e.meta_off,
                 format!(
-                    "chunk metadata crc {:#010x} != computed {crc:#010x} (series {})",
-                    e.meta_crc, e.labels
+                    "chunk metadata crc {:#010x} != computed {crc:#010x} (series {labels})",
+                    e.meta_crc
                 ),
             ));
         }
@@ -496,7 +549,7 @@ impl Segment {
         Ok(out)
     }
 
-    fn block_bytes(&self, b: &BlockRef, e: &SeriesEntry) -> Result<&[u8]> {
+    fn block_bytes(&self, b: &BlockRef, labels: &Labels) -> Result<&[u8]> {
         let bytes = self.data_slice(b.offset, b.byte_len(), "block")?;
         let crc = crc32fast::hash(bytes);
         if crc != b.crc {
@@ -504,8 +557,8 @@ impl Segment {
                 &self.path,
                 b.offset,
                 format!(
-                    "block crc {:#010x} != computed {crc:#010x} (series {})",
-                    b.crc, e.labels
+                    "block crc {:#010x} != computed {crc:#010x} (series {labels})",
+                    b.crc
                 ),
             ));
         }
@@ -522,6 +575,20 @@ impl Segment {
         scratch: &mut DecodeScratch,
         out: &mut [ColumnBuf],
     ) -> Result<()> {
+        self.read_chunk(&e.chunk, &e.labels, mint, maxt, scratch, out)
+    }
+
+    /// [`Segment::read_columns`] for a chunk of this segment's directory;
+    /// `labels` name the series in errors.
+    pub fn read_chunk(
+        &self,
+        e: &Chunk,
+        labels: &Labels,
+        mint: i64,
+        maxt: i64,
+        scratch: &mut DecodeScratch,
+        out: &mut [ColumnBuf],
+    ) -> Result<()> {
         if out.len() != self.footer.columns.len() {
             return Err(Error::InvalidArgument(
                 "column buffers do not match the segment".into(),
@@ -531,14 +598,14 @@ impl Segment {
         if first == e.blocks.len() || e.blocks[first].min_t > maxt {
             return Ok(());
         }
-        let decoders = self.decoders(e)?;
+        let decoders = self.decoders(e, labels)?;
         let base = out[0].len();
         let mut row: usize = e.blocks[..first].iter().map(|b| b.rows as usize).sum();
         for b in &e.blocks[first..] {
             if b.min_t > maxt {
                 break;
             }
-            let bytes = self.block_bytes(b, e)?;
+            let bytes = self.block_bytes(b, labels)?;
             let mut at = 0usize;
             for ((d, col), &plen) in decoders.iter().zip(out.iter_mut()).zip(&b.page_lens) {
                 let page = &bytes[at..at + plen as usize];
@@ -560,7 +627,7 @@ impl Segment {
                     Error::corrupted(
                         &self.path,
                         b.offset + at as u64,
-                        format!("page of series {}: {err}", e.labels),
+                        format!("page of series {labels}: {err}"),
                     )
                 })?;
                 at += plen as usize;
@@ -598,11 +665,11 @@ impl Segment {
                     continue;
                 }
             };
-            if let Err(err) = self.decoders(&e) {
+            if let Err(err) = self.decoders(&e.chunk, &e.labels) {
                 damage.push(damage_of(err));
             }
-            for b in &e.blocks {
-                if let Err(err) = self.block_bytes(b, &e) {
+            for b in &e.chunk.blocks {
+                if let Err(err) = self.block_bytes(b, &e.labels) {
                     damage.push(damage_of(err));
                 }
             }

@@ -177,7 +177,7 @@ fn damaged_block_fails_the_read_naming_path_and_offset() {
     let (path, _) = write(dir.path(), &set);
     let seg = Segment::open(&path).unwrap();
     let e = seg.series(0).unwrap();
-    let off = e.blocks[1].offset as usize + 3;
+    let off = e.chunk.blocks[1].offset as usize + 3;
     drop(seg);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[off] ^= 0xff;
@@ -201,7 +201,7 @@ fn damaged_block_fails_the_read_naming_path_and_offset() {
     );
     let damage = seg.verify(true);
     assert_eq!(damage.len(), 1);
-    assert_eq!(damage[0].offset, e.blocks[1].offset);
+    assert_eq!(damage[0].offset, e.chunk.blocks[1].offset);
 }
 
 #[test]
@@ -284,4 +284,45 @@ fn reads_the_v1_golden_fixture() {
         );
     }
     assert!(seg.verify(true).is_empty());
+}
+
+#[test]
+fn directory_matches_parsed_entries_and_shares_label_sets_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = series_set();
+    let (path, _) = write(dir.path(), &set);
+    let copy = dir.path().join("0002.seg");
+    std::fs::copy(&path, &copy).unwrap();
+    let (a, b) = (Segment::open(&path).unwrap(), Segment::open(&copy).unwrap());
+    let interner = crate::read::LabelInterner::default();
+    let (da, db) = (
+        a.directory(&interner).unwrap(),
+        b.directory(&interner).unwrap(),
+    );
+    assert_eq!(da.len(), set.len());
+    assert!(da.mem_bytes() > 0);
+    for ord in 0..set.len() as u32 {
+        let parsed = a.series(ord).unwrap();
+        let (ea, eb) = (da.get(&a, ord).unwrap(), db.get(&b, ord).unwrap());
+        assert_eq!(*ea.labels, parsed.labels);
+        assert_eq!(ea.kind, parsed.kind);
+        assert_eq!(ea.chunk.blocks, parsed.chunk.blocks);
+        assert!(std::sync::Arc::ptr_eq(&ea.labels, &eb.labels));
+        // reads through the directory give what reads through the entry give
+        let mut cols = vec![ColumnBuf::I64(vec![]), ColumnBuf::F64(vec![])];
+        a.read_chunk(
+            &ea.chunk,
+            &ea.labels,
+            50_000,
+            900_000,
+            &mut DecodeScratch::default(),
+            &mut cols,
+        )
+        .unwrap();
+        let (t, v) = read_all(&a, ord, 50_000, 900_000);
+        assert_eq!(cols, vec![ColumnBuf::I64(t), ColumnBuf::F64(v)]);
+    }
+    assert!(da.get(&a, set.len() as u32).is_err());
+    // the same directory on later calls
+    assert!(std::ptr::eq(da, a.directory(&interner).unwrap()));
 }
