@@ -94,6 +94,18 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn varint(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        // Keys, lengths and most timestamp deltas fit one byte.
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.varint_slow(field),
+        }
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         let err = |kind| DecodeError { field, kind };
         let mut v = 0u64;
         for i in 0..10 {
@@ -330,10 +342,11 @@ pub fn decode_remote_write_fast(buf: &[u8]) -> Result<RemoteWrite, DecodeError> 
 }
 
 fn time_series(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
+    let n = count_samples(b);
     let mut r = Reader::new(b);
     let mut labels = Vec::new();
-    let mut timestamps = Vec::new();
-    let mut values = Vec::new();
+    let mut timestamps = Vec::with_capacity(n);
+    let mut values = Vec::with_capacity(n);
     while r.has_more() {
         match r.key("TimeSeries")? {
             (1, w) => {
@@ -364,6 +377,24 @@ fn time_series(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
         timestamps,
         values,
     })
+}
+
+/// How many `samples` fields a `TimeSeries` holds, for one allocation per
+/// column (keys and lengths only; a malformed message just counts short,
+/// the decode proper reports it).
+fn count_samples(b: &[u8]) -> usize {
+    let mut r = Reader::new(b);
+    let mut n = 0;
+    while r.has_more() {
+        let Ok((number, wire)) = r.key("TimeSeries") else {
+            break;
+        };
+        n += usize::from(number == 2);
+        if r.skip(wire, "TimeSeries").is_err() {
+            break;
+        }
+    }
+    n
 }
 
 #[inline]
