@@ -1,89 +1,17 @@
-//! gRPC services of the `nines.v1` contract: `Ingest` (columnar writes) and
-//! `Query` (the Prometheus HTTP API's questions, typed).
+//! The `nines.v1` `Query` service (the Prometheus HTTP API's questions,
+//! typed); `Ingest` is in [`crate::grpc_ingest`].
 
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use nines_engine::index::{parse_selector, Matcher};
-use nines_proto::v1::{self, ingest_server::Ingest, query_server::Query};
-use tonic::{Request, Response, Status, Streaming};
+use nines_proto::v1::{self, query_server::Query};
+use tonic::{Request, Response, Status};
 
-use crate::ingest::{self, WriteError};
-use crate::state::{AppState, Overload};
+use crate::ingest;
+use crate::state::AppState;
 
-const PROTOCOL: &str = "grpc";
-
-pub struct IngestService(pub Arc<AppState>);
 pub struct QueryService(pub Arc<AppState>);
-
-fn overload_status(e: Overload) -> Status {
-    Status::resource_exhausted(e.to_string())
-}
-
-impl IngestService {
-    /// Admits, converts and stores one batch.
-    async fn write_one(
-        &self,
-        req: v1::WriteRequest,
-    ) -> Result<nines_engine::AppendOutcome, Status> {
-        let st = &self.0;
-        let reservation = st.reserve(ingest::grpc_batch_bytes(&req)).map_err(|e| {
-            st.metrics.write_request(PROTOCOL, "overloaded");
-            overload_status(e)
-        })?;
-        let batch =
-            ingest::batch_from_grpc(req, st.config.limits.max_series_per_request).map_err(|e| {
-                st.metrics.write_request(PROTOCOL, "bad_request");
-                Status::invalid_argument(e.to_string())
-            })?;
-        let out = ingest::append(st, batch).await;
-        drop(reservation);
-        match out {
-            Ok(o) => {
-                st.metrics.samples_grpc.fetch_add(o.accepted, Relaxed);
-                st.metrics.write_request(
-                    PROTOCOL,
-                    if o.rejected_samples > 0 {
-                        "rejected"
-                    } else {
-                        "ok"
-                    },
-                );
-                Ok(o)
-            }
-            Err(WriteError::BadRequest(m)) => Err(Status::invalid_argument(m)),
-            Err(WriteError::Storage(e)) => {
-                st.metrics.write_request(PROTOCOL, "error");
-                Err(Status::unavailable(format!("storage failed, retry: {e}")))
-            }
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl Ingest for IngestService {
-    async fn write(
-        &self,
-        request: Request<v1::WriteRequest>,
-    ) -> Result<Response<v1::WriteResponse>, Status> {
-        let o = self.write_one(request.into_inner()).await?;
-        Ok(Response::new(ingest::outcome_to_proto(&o)))
-    }
-
-    async fn write_stream(
-        &self,
-        request: Request<Streaming<v1::WriteRequest>>,
-    ) -> Result<Response<v1::WriteResponse>, Status> {
-        let mut stream = request.into_inner();
-        let mut total = v1::WriteResponse::default();
-        while let Some(msg) = stream.message().await? {
-            let o = self.write_one(msg).await?;
-            ingest::add_outcome(&mut total, &o);
-        }
-        Ok(Response::new(total))
-    }
-}
 
 fn selectors(matchers: &[String]) -> Result<Vec<Vec<Matcher>>, Status> {
     matchers

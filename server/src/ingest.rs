@@ -10,6 +10,7 @@ use nines_engine::{
 use nines_proto::prometheus;
 use nines_proto::v1;
 
+use crate::decode::RemoteWrite;
 use crate::state::AppState;
 
 /// Why a write failed as a whole.
@@ -93,50 +94,32 @@ pub fn batch_from_grpc(req: v1::WriteRequest, max_series: usize) -> Result<Write
     })
 }
 
-/// A remote-write request as an engine batch. Stale markers pass through
-/// bit for bit; series kinds come from the sender's metadata when it sent
-/// any.
+/// A decoded remote-write request as an engine batch. Stale markers pass
+/// through bit for bit; series kinds come from the sender's metadata when
+/// it sent any.
 pub fn batch_from_remote_write(
-    req: prometheus::WriteRequest,
+    req: RemoteWrite,
     state: &AppState,
 ) -> Result<WriteBatch, WriteError> {
     let max = state.config.limits.max_series_per_request;
-    if req.timeseries.len() > max {
+    if req.series.len() > max {
         return Err(WriteError::BadRequest(format!(
             "{} series in one request, more than the limit of {max}; lower the sender's max_samples_per_send",
-            req.timeseries.len()
+            req.series.len()
         )));
     }
     if !req.metadata.is_empty() {
         record_metadata(&req.metadata, state);
     }
-    let mut series = Vec::with_capacity(req.timeseries.len());
-    for ts in req.timeseries {
-        let labels = Labels::new(
-            ts.labels
-                .into_iter()
-                .map(|l| Label {
-                    name: l.name,
-                    value: l.value,
-                })
-                .collect(),
-        );
-        let kind = labels
-            .metric_name()
-            .map(|n| state.kind_from_metadata(n))
-            .unwrap_or_default();
-        let mut timestamps = Vec::with_capacity(ts.samples.len());
-        let mut values = Vec::with_capacity(ts.samples.len());
-        for s in ts.samples {
-            timestamps.push(s.timestamp);
-            values.push(s.value);
+    let mut series = req.series;
+    if !state.metadata.read().is_empty() {
+        for s in &mut series {
+            s.kind = s
+                .labels
+                .metric_name()
+                .map(|n| state.kind_from_metadata(n))
+                .unwrap_or_default();
         }
-        series.push(SeriesBatch {
-            labels,
-            kind,
-            timestamps,
-            values,
-        });
     }
     Ok(WriteBatch { series })
 }
@@ -220,9 +203,10 @@ pub fn add_outcome(total: &mut v1::WriteResponse, o: &AppendOutcome) {
     total.rejected.extend(p.rejected.into_iter().take(room));
 }
 
-/// Memory a decoded gRPC batch holds, for the write budget.
-pub fn grpc_batch_bytes(req: &v1::WriteRequest) -> usize {
-    req.series
+/// Memory a decoded batch holds, for the write budget.
+pub fn batch_bytes(batch: &WriteBatch) -> usize {
+    batch
+        .series
         .iter()
         .map(|s| {
             64 + s.timestamps.len() * 8

@@ -5,7 +5,10 @@
 //! - [`config`]: TOML configuration with laptop-friendly defaults.
 //! - [`state`]: what handlers share; the write memory budget; query slots.
 //! - [`ingest`]: wire messages -> engine batches -> durable append.
-//! - [`grpc`]: the `nines.v1` `Ingest` and `Query` services (tonic).
+//! - [`decode`]: hand-written readers of the two write requests (gRPC and
+//!   remote-write) straight into engine batches.
+//! - [`grpc_ingest`]: the `nines.v1` `Ingest` service, decoding with [`decode`].
+//! - [`grpc`]: the `nines.v1` `Query` service (tonic).
 //! - [`http`]: Prometheus HTTP API, remote-write receiver, /metrics (axum).
 //! - [`query`]: query execution shared by HTTP and gRPC.
 //! - [`metrics`]: the server's own metrics.
@@ -17,7 +20,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod decode;
 pub mod grpc;
+pub mod grpc_ingest;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -109,11 +114,10 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     // Requests being decoded at once: the write budget divided by the
     // largest message, so decoding alone cannot exceed the budget.
     let concurrent = (limits.inflight_bytes / limits.max_request_bytes.max(1)).max(1);
-    let ingest =
-        nines_proto::v1::ingest_server::IngestServer::new(grpc::IngestService(Arc::clone(&state)))
-            .max_decoding_message_size(max_msg)
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-            .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
+    let ingest = grpc_ingest::IngestServer::new(Arc::clone(&state))
+        .max_decoding_message_size(max_msg)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
     let query =
         nines_proto::v1::query_server::QueryServer::new(grpc::QueryService(Arc::clone(&state)))
             .max_decoding_message_size(max_msg)

@@ -431,10 +431,11 @@ fn insert_samples<'a>(
 ) -> (Cow<'a, [TimestampMs]>, Cow<'a, [f64]>) {
     let ts = &sb.timestamps;
     let vs = &sb.values;
-    let fast = ts[0] > data.max_t
+    let sorted = ts.windows(2).all(|w| w[0] < w[1]);
+    let fast = sorted
+        && ts[0] > data.max_t
         && ts[0] > bounds.persisted_through
-        && data.ts.last().is_none_or(|&l| ts[0] > l)
-        && ts.windows(2).all(|w| w[0] < w[1]);
+        && data.ts.last().is_none_or(|&l| ts[0] > l);
     if fast {
         data.ts.extend_from_slice(ts);
         data.vals.extend_from_slice(vs);
@@ -442,11 +443,17 @@ fn insert_samples<'a>(
         out.accepted += ts.len() as u64;
         return (Cow::Borrowed(ts), Cow::Borrowed(vs));
     }
-    let mut order: Vec<usize> = (0..ts.len()).collect();
-    order.sort_by_key(|&i| ts[i]);
-    let mut sts = Vec::new();
-    let mut svs = Vec::new();
-    for i in order {
+    // Concurrent writers deliver overlapping batches out of order, so this
+    // path is common; sorted input (the usual case) needs no index sort.
+    let order: Option<Vec<usize>> = (!sorted).then(|| {
+        let mut o: Vec<usize> = (0..ts.len()).collect();
+        o.sort_by_key(|&i| ts[i]);
+        o
+    });
+    let mut sts = Vec::with_capacity(ts.len());
+    let mut svs = Vec::with_capacity(ts.len());
+    for k in 0..ts.len() {
+        let i = order.as_ref().map_or(k, |o| o[k]);
         let (t, v) = (ts[i], vs[i]);
         match data.insert(t, v, bounds) {
             Ok(Placement::Stored) => {

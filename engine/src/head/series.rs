@@ -97,6 +97,26 @@ impl CompactLabels {
     }
 }
 
+/// `binary_search` for `t` in sorted `ts`, galloping back from the end: late
+/// samples land among the newest ones, so this touches a few cache lines at
+/// the tail where a search over a long series misses cache at every level.
+fn search_from_end(ts: &[TimestampMs], t: TimestampMs) -> Result<usize, usize> {
+    // Invariant: every element of ts[hi..] is greater than t.
+    let mut hi = ts.len();
+    let mut step = 1;
+    loop {
+        let lo = hi.saturating_sub(step);
+        if lo == 0 || ts[lo] <= t {
+            return match ts[lo..hi].binary_search(&t) {
+                Ok(i) => Ok(lo + i),
+                Err(i) => Err(lo + i),
+            };
+        }
+        hi = lo;
+        step = step.saturating_mul(2);
+    }
+}
+
 /// The mutable part of a series, behind its mutex.
 #[derive(Debug)]
 pub(crate) struct SeriesData {
@@ -175,7 +195,7 @@ impl SeriesData {
             self.max_t = t;
             return Ok(Placement::Stored);
         }
-        match self.ts.binary_search(&t) {
+        match search_from_end(&self.ts, t) {
             Ok(i) => {
                 let stored = self.vals[i].to_bits();
                 if stored == v.to_bits() {
@@ -349,6 +369,16 @@ mod tests {
         assert_eq!(s.insert(1350, 1.0, b), Ok(Placement::Stored));
         assert_eq!(s.insert(1320, 1.0, b), Ok(Placement::Stored));
         assert_eq!(s.ts, vec![1320, 1350]);
+    }
+
+    #[test]
+    fn search_from_end_matches_binary_search() {
+        for n in 0..40i64 {
+            let ts: Vec<i64> = (0..n).map(|i| i * 10).collect();
+            for t in -5..n * 10 + 5 {
+                assert_eq!(search_from_end(&ts, t), ts.binary_search(&t), "n={n} t={t}");
+            }
+        }
     }
 
     #[test]

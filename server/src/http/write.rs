@@ -8,6 +8,7 @@
 //! 429 with `Retry-After` when the write memory budget is full (nothing
 //! stored; senders retry); 500 when storage failed (senders retry).
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -16,8 +17,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use prost::Message;
 
+use crate::decode::{self, DecodeError, RemoteWrite};
 use crate::ingest::{self, WriteError};
 use crate::state::{AppState, Overload};
 
@@ -38,6 +39,42 @@ fn text(status: StatusCode, msg: String) -> Response {
 fn bad(st: &AppState, msg: String) -> Response {
     st.metrics.write_request(PROTOCOL, "bad_request");
     text(StatusCode::BAD_REQUEST, msg)
+}
+
+/// A thread's snappy output buffer is dropped after use when it grew past
+/// this, so one huge request does not pin memory.
+const KEEP_SNAPPY_BUF: usize = 16 << 20;
+
+thread_local! {
+    // Reused: a fresh multi-100 KiB buffer per request costs page faults
+    // and zeroing on every request.
+    static SNAPPY_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn not_a_write_request(e: DecodeError) -> String {
+    format!("body is not a remote-write WriteRequest: {e}")
+}
+
+/// Decompresses into this thread's buffer and decodes from it (no await in
+/// between, so the buffer is never held across tasks).
+fn decode_snappy(body: &[u8], len: usize) -> Result<RemoteWrite, String> {
+    let run = |buf: &mut Vec<u8>| {
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let n = snap::raw::Decoder::new()
+            .decompress(body, &mut buf[..len])
+            .map_err(|e| format!("body is not valid snappy: {e}"))?;
+        let out = decode::decode_remote_write_fast(&buf[..n]).map_err(not_a_write_request);
+        if buf.len() > KEEP_SNAPPY_BUF {
+            *buf = Vec::new();
+        }
+        out
+    };
+    SNAPPY_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => run(&mut buf),
+        Err(_) => run(&mut Vec::new()),
+    })
 }
 
 pub async fn remote_write(
@@ -91,15 +128,13 @@ pub async fn remote_write(
         }
         Overload::TooLarge { .. } => bad(st, e.to_string()),
     };
+    let mut extra = None;
     let reservation = match st.reserve(body.len() + decompressed_len.saturating_mul(3)) {
         Ok(r) => r,
         Err(e) => return overloaded(&st, e),
     };
-    let raw = match encoding.as_str() {
-        "snappy" => match snap::raw::Decoder::new().decompress_vec(&body) {
-            Ok(b) => b,
-            Err(e) => return bad(&st, format!("body is not valid snappy: {e}")),
-        },
+    let decoded = match encoding.as_str() {
+        "snappy" => decode_snappy(&body, decompressed_len),
         "zstd" => {
             let mut out = Vec::new();
             let read = zstd::stream::Decoder::new(&body[..])
@@ -111,31 +146,30 @@ pub async fn remote_write(
                         format!("request decompresses to more than the limit of {limit} bytes"),
                     )
                 }
-                Ok(_) => out,
+                Ok(_) => {}
                 Err(e) => return bad(&st, format!("body is not valid zstd: {e}")),
             }
+            if out.len() > decompressed_len {
+                match st.reserve((out.len() - decompressed_len).saturating_mul(3)) {
+                    Ok(r) => extra = Some(r),
+                    Err(e) => return overloaded(&st, e),
+                }
+            }
+            decode::decode_remote_write_fast(&out).map_err(not_a_write_request)
         }
-        _ => body.to_vec(),
+        _ => decode::decode_remote_write_fast(&body).map_err(not_a_write_request),
     };
-    let _more = if raw.len() > decompressed_len {
-        match st.reserve((raw.len() - decompressed_len).saturating_mul(3)) {
-            Ok(r) => Some(r),
-            Err(e) => return overloaded(&st, e),
-        }
-    } else {
-        None
-    };
-    let req = match nines_proto::prometheus::WriteRequest::decode(&raw[..]) {
+    let req = match decoded {
         Ok(r) => r,
-        Err(e) => return bad(&st, format!("body is not a remote-write WriteRequest: {e}")),
+        Err(msg) => return bad(&st, msg),
     };
-    drop(raw);
     let batch = match ingest::batch_from_remote_write(req, &st) {
         Ok(b) => b,
         Err(e) => return bad(&st, e.to_string()),
     };
     let result = ingest::append(&st, batch).await;
     drop(reservation);
+    drop(extra);
     match result {
         Ok(o) => {
             st.metrics

@@ -1,0 +1,206 @@
+//! The server's ingest path, phase by phase, on the seeded workload's
+//! batches of about 10,000 samples (what `ingest-load` sends): request
+//! decoding (prost and the conversion the server did, vs the hand-written
+//! decoder), the label-set hash every append computes, and `Engine::append` with the WAL not synced (CPU only),
+//! batches in order and with neighbours swapped (what concurrent writers
+//! deliver).
+//!
+//! `cargo bench -p nines-benches --bench ingest`
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nines_benches::workload::{Workload, WorkloadConfig};
+use nines_engine::wal::SyncPolicy;
+use nines_engine::{Engine, EngineOptions, Labels, WriteBatch};
+use nines_engine::{Label, SeriesBatch, SeriesKind};
+use nines_proto::{prometheus as pw, v1};
+use nines_server::decode::{decode_remote_write_fast, decode_write_request_fast};
+use nines_server::ingest::batch_from_grpc;
+use prost::Message;
+
+const BATCH: usize = 10_000;
+const BATCHES: usize = 120;
+
+fn batches() -> Vec<WriteBatch> {
+    let config = WorkloadConfig::preset("small")
+        .map(|c| c.with_days(1))
+        .unwrap_or_else(|| panic!("preset small"));
+    let w = Workload::new(config).unwrap_or_else(|e| panic!("workload: {e}"));
+    w.batches(BATCH).take(BATCHES).collect()
+}
+
+fn grpc_bytes(b: &WriteBatch) -> Vec<u8> {
+    v1::WriteRequest {
+        series: b
+            .series
+            .iter()
+            .map(|s| v1::SeriesSamples {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|l| v1::Label {
+                        name: l.name.clone(),
+                        value: l.value.clone(),
+                    })
+                    .collect(),
+                kind: s.kind as i32,
+                timestamps: s.timestamps.clone(),
+                values: s.values.clone(),
+            })
+            .collect(),
+    }
+    .encode_to_vec()
+}
+
+fn remote_write_snappy(b: &WriteBatch) -> Vec<u8> {
+    let req = pw::WriteRequest {
+        timeseries: b
+            .series
+            .iter()
+            .map(|s| pw::TimeSeries {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|l| pw::Label {
+                        name: l.name.clone(),
+                        value: l.value.clone(),
+                    })
+                    .collect(),
+                samples: s
+                    .timestamps
+                    .iter()
+                    .zip(&s.values)
+                    .map(|(t, v)| pw::Sample {
+                        value: *v,
+                        timestamp: *t,
+                    })
+                    .collect(),
+                exemplars: vec![],
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap_or_else(|e| panic!("snappy: {e}"))
+}
+
+/// What the receiver built from prost's message before the fast decoder.
+fn remote_write_batch(req: pw::WriteRequest) -> WriteBatch {
+    WriteBatch {
+        series: req
+            .timeseries
+            .into_iter()
+            .map(|ts| SeriesBatch {
+                labels: Labels::new(
+                    ts.labels
+                        .into_iter()
+                        .map(|l| Label {
+                            name: l.name,
+                            value: l.value,
+                        })
+                        .collect(),
+                ),
+                kind: SeriesKind::Unknown,
+                timestamps: ts.samples.iter().map(|s| s.timestamp).collect(),
+                values: ts.samples.iter().map(|s| s.value).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn decode(c: &mut Criterion) {
+    let all = batches();
+    let b = &all[BATCHES / 2];
+    let samples = b.sample_count() as u64;
+    let grpc = grpc_bytes(b);
+    let rw = remote_write_snappy(b);
+    let mut g = c.benchmark_group("ingest_decode");
+    g.throughput(Throughput::Elements(samples));
+    g.bench_function("grpc_prost", |bench| {
+        bench.iter(|| {
+            let req = v1::WriteRequest::decode(&grpc[..]).unwrap_or_default();
+            batch_from_grpc(req, usize::MAX).map(|b| b.series.len())
+        })
+    });
+    g.bench_function("grpc_fast", |bench| {
+        bench.iter(|| decode_write_request_fast(&grpc).map(|r| r.series.len()))
+    });
+    g.bench_function("remote_write_snappy_prost", |bench| {
+        bench.iter(|| {
+            let raw = snap::raw::Decoder::new()
+                .decompress_vec(&rw)
+                .unwrap_or_default();
+            let req = pw::WriteRequest::decode(&raw[..]).unwrap_or_default();
+            remote_write_batch(req).series.len()
+        })
+    });
+    let mut buf = Vec::new();
+    g.bench_function("remote_write_snappy_fast", |bench| {
+        bench.iter(|| {
+            let n = snap::raw::decompress_len(&rw).unwrap_or(0);
+            buf.resize(n.max(buf.len()), 0);
+            let n = snap::raw::Decoder::new()
+                .decompress(&rw, &mut buf[..n])
+                .unwrap_or(0);
+            decode_remote_write_fast(&buf[..n]).map(|r| r.series.len())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("ingest_labels");
+    g.throughput(Throughput::Elements(samples));
+    g.bench_function("hash64_per_batch", |bench| {
+        bench.iter(|| b.series.iter().fold(0u64, |a, s| a ^ s.labels.hash64()))
+    });
+    g.finish();
+}
+
+/// Appends the batches in `order`, reopening a fresh engine each pass
+/// (outside the timed region).
+fn append_pass(all: &[WriteBatch], order: &[usize], iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0u64;
+    while done < iters {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut opts = EngineOptions::new(dir.path());
+        opts.sync = SyncPolicy::Never;
+        opts.background = false;
+        let engine = Engine::open(opts).unwrap_or_else(|e| panic!("open: {e}"));
+        for &i in order {
+            if done == iters {
+                break;
+            }
+            let t = Instant::now();
+            let out = engine.append(&all[i]);
+            total += t.elapsed();
+            assert!(out.is_ok_and(|o| o.rejected_samples == 0));
+            done += 1;
+        }
+    }
+    total
+}
+
+fn append(c: &mut Criterion) {
+    let all = batches();
+    let samples: usize = all.iter().map(|b| b.sample_count()).sum();
+    let mut g = c.benchmark_group("ingest_append");
+    g.throughput(Throughput::Elements((samples / all.len()) as u64));
+    g.sample_size(20);
+    let in_order: Vec<usize> = (0..all.len()).collect();
+    // Neighbours swapped: every series' samples arrive once late, once early.
+    let swapped: Vec<usize> = (0..all.len())
+        .map(|i| i ^ 1)
+        .filter(|&i| i < all.len())
+        .collect();
+    for (name, order) in [("in_order", in_order), ("pairs_swapped", swapped)] {
+        g.bench_function(name, |bench| {
+            bench.iter_custom(|iters| append_pass(&all, &order, iters))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decode, append);
+criterion_main!(benches);

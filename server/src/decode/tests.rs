@@ -1,0 +1,279 @@
+use nines_proto::{prometheus as pw, v1};
+use proptest::prelude::*;
+
+use super::*;
+use crate::ingest::batch_from_grpc;
+
+/// A batch with values as bit patterns, so NaNs compare equal.
+type Key = Vec<(Labels, SeriesKind, Vec<i64>, Vec<u64>)>;
+
+fn key(series: &[SeriesBatch]) -> Key {
+    series
+        .iter()
+        .map(|s| {
+            (
+                s.labels.clone(),
+                s.kind,
+                s.timestamps.clone(),
+                s.values.iter().map(|v| v.to_bits()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// What the receiver built from prost's decode before the fast path.
+fn reference_remote_write(req: pw::WriteRequest) -> RemoteWrite {
+    RemoteWrite {
+        series: req
+            .timeseries
+            .into_iter()
+            .map(|ts| SeriesBatch {
+                labels: Labels::new(
+                    ts.labels
+                        .into_iter()
+                        .map(|l| Label {
+                            name: l.name,
+                            value: l.value,
+                        })
+                        .collect(),
+                ),
+                kind: SeriesKind::Unknown,
+                timestamps: ts.samples.iter().map(|s| s.timestamp).collect(),
+                values: ts.samples.iter().map(|s| s.value).collect(),
+            })
+            .collect(),
+        metadata: req.metadata,
+    }
+}
+
+fn grpc_reference(buf: &[u8]) -> Option<Key> {
+    let req = v1::WriteRequest::decode(buf).ok()?;
+    batch_from_grpc(req, usize::MAX)
+        .ok()
+        .map(|b| key(&b.series))
+}
+
+fn rw_reference(buf: &[u8]) -> Option<(Key, Vec<pw::MetricMetadata>)> {
+    let r = reference_remote_write(pw::WriteRequest::decode(buf).ok()?);
+    Some((key(&r.series), r.metadata))
+}
+
+fn label_strategy() -> impl Strategy<Value = (String, String)> {
+    ("[a-z_]{0,4}", "\\PC{0,4}")
+}
+
+fn v1_request() -> impl Strategy<Value = v1::WriteRequest> {
+    let series = (
+        prop::collection::vec(label_strategy(), 0..4),
+        -2i32..10,
+        prop::collection::vec(any::<i64>(), 0..6),
+        prop::collection::vec(any::<u64>(), 0..6),
+    )
+        .prop_map(|(labels, kind, timestamps, values)| v1::SeriesSamples {
+            labels: labels
+                .into_iter()
+                .map(|(name, value)| v1::Label { name, value })
+                .collect(),
+            kind,
+            timestamps,
+            values: values.into_iter().map(f64::from_bits).collect(),
+        });
+    prop::collection::vec(series, 0..5).prop_map(|series| v1::WriteRequest { series })
+}
+
+fn rw_request() -> impl Strategy<Value = pw::WriteRequest> {
+    let sample = (any::<u64>(), any::<i64>()).prop_map(|(v, t)| pw::Sample {
+        value: f64::from_bits(v),
+        timestamp: t,
+    });
+    let ts = (
+        prop::collection::vec(label_strategy(), 0..4),
+        prop::collection::vec(sample, 0..4),
+        prop::collection::vec(any::<i64>(), 0..2),
+    )
+        .prop_map(|(labels, samples, ex)| pw::TimeSeries {
+            labels: labels
+                .into_iter()
+                .map(|(name, value)| pw::Label { name, value })
+                .collect(),
+            samples,
+            exemplars: ex
+                .into_iter()
+                .map(|t| pw::Exemplar {
+                    labels: vec![],
+                    value: 1.0,
+                    timestamp: t,
+                })
+                .collect(),
+        });
+    let md = ("[a-z_]{0,6}", 0i32..9).prop_map(|(name, t)| pw::MetricMetadata {
+        r#type: t,
+        metric_family_name: name,
+        help: "h".into(),
+        unit: String::new(),
+    });
+    (
+        prop::collection::vec(ts, 0..5),
+        prop::collection::vec(md, 0..2),
+    )
+        .prop_map(|(timeseries, metadata)| pw::WriteRequest {
+            timeseries,
+            metadata,
+        })
+}
+
+proptest! {
+    #[test]
+    fn grpc_equals_prost(req in v1_request()) {
+        let buf = req.encode_to_vec();
+        let fast = decode_write_request_fast(&buf).map(|b| key(&b.series));
+        prop_assert_eq!(fast.ok(), grpc_reference(&buf));
+    }
+
+    #[test]
+    fn remote_write_equals_prost(req in rw_request()) {
+        let buf = req.encode_to_vec();
+        let fast = decode_remote_write_fast(&buf).map(|r| (key(&r.series), r.metadata));
+        prop_assert_eq!(fast.ok(), rw_reference(&buf));
+    }
+
+    /// Damaged messages never panic; whatever the fast path accepts, prost
+    /// accepts the same way.
+    #[test]
+    fn damaged_input_never_panics(
+        req in v1_request(),
+        rw in rw_request(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        for mut buf in [req.encode_to_vec(), rw.encode_to_vec()] {
+            if buf.is_empty() {
+                continue;
+            }
+            for (at, b) in &edits {
+                let i = at.index(buf.len());
+                buf[i] = *b;
+            }
+            let cut_buf = &buf[..cut.index(buf.len() + 1)];
+            for b in [&buf[..], cut_buf] {
+                if let Ok(fast) = decode_write_request_fast(b) {
+                    prop_assert_eq!(Some(key(&fast.series)), grpc_reference(b));
+                }
+                if let Ok(fast) = decode_remote_write_fast(b) {
+                    prop_assert_eq!(Some((key(&fast.series), fast.metadata)), rw_reference(b));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(buf in prop::collection::vec(any::<u8>(), 0..64)) {
+        if let Ok(fast) = decode_write_request_fast(&buf) {
+            prop_assert_eq!(Some(key(&fast.series)), grpc_reference(&buf));
+        }
+        if let Ok(fast) = decode_remote_write_fast(&buf) {
+            prop_assert_eq!(Some((key(&fast.series), fast.metadata)), rw_reference(&buf));
+        }
+    }
+}
+
+/// Field 3 (timestamps) unpacked, field 4 (values) unpacked, fields out of
+/// order and an unknown field: prost reads all of it, so must we.
+#[test]
+fn unpacked_and_reordered_fields() {
+    let mut s = Vec::new();
+    s.extend_from_slice(&[0x18, 0x05]); // timestamps: 5 (varint)
+    s.push(0x21); // values: fixed64
+    s.extend_from_slice(&2.5f64.to_le_bytes());
+    s.extend_from_slice(&[0x0a, 0x07, 0x0a, 0x01, b'a', 0x12, 0x02, b'x', b'y']); // label a="xy"
+    s.extend_from_slice(&[0x18, 0x07]); // timestamps: 7
+    s.push(0x21);
+    s.extend_from_slice(&3.5f64.to_le_bytes());
+    s.extend_from_slice(&[0x78, 0x01]); // unknown field 15, varint
+    s.extend_from_slice(&[0x10, 0x02]); // kind: gauge
+    let mut buf = vec![0x0a, s.len() as u8];
+    buf.extend_from_slice(&s);
+    let fast = decode_write_request_fast(&buf).unwrap();
+    assert_eq!(Some(key(&fast.series)), grpc_reference(&buf));
+    let sb = &fast.series[0];
+    assert_eq!(sb.timestamps, vec![5, 7]);
+    assert_eq!(sb.values, vec![2.5, 3.5]);
+    assert_eq!(sb.kind, SeriesKind::Gauge);
+    assert_eq!(sb.labels, Labels::from_pairs(&[("a", "xy")]));
+}
+
+#[track_caller]
+fn assert_grpc_error(buf: &[u8], field: &str, kind: DecodeErrorKind) {
+    let e = decode_write_request_fast(buf).unwrap_err();
+    assert_eq!((e.field, e.kind), (field, kind), "{e}");
+    assert!(e.to_string().contains(field));
+    assert!(v1::WriteRequest::decode(buf).is_err(), "prost accepted it");
+}
+
+#[test]
+fn malformed_input_names_the_field() {
+    // A series whose packed timestamps claim 5 bytes but hold 2.
+    assert_grpc_error(
+        &[0x0a, 0x04, 0x1a, 0x05, 0x01, 0x02],
+        "SeriesSamples.timestamps",
+        DecodeErrorKind::Truncated,
+    );
+    // Truncated inside the outer length.
+    assert_grpc_error(
+        &[0x0a, 0x09, 0x1a],
+        "WriteRequest.series",
+        DecodeErrorKind::Truncated,
+    );
+    // A huge length (2^63) never allocates or overflows.
+    let mut huge = vec![0x0a];
+    huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    assert_grpc_error(&huge, "WriteRequest.series", DecodeErrorKind::Truncated);
+    // Label name sent as a varint.
+    assert_grpc_error(
+        &[0x0a, 0x04, 0x0a, 0x02, 0x08, 0x01],
+        "Label.name",
+        DecodeErrorKind::WireType(0),
+    );
+    // Series sent as a varint.
+    assert_grpc_error(
+        &[0x08, 0x01],
+        "WriteRequest.series",
+        DecodeErrorKind::WireType(0),
+    );
+    // Packed doubles of 7 bytes.
+    let mut seven = vec![0x0a, 0x09, 0x22, 0x07];
+    seven.extend_from_slice(&[0; 7]);
+    assert_grpc_error(
+        &seven,
+        "SeriesSamples.values",
+        DecodeErrorKind::PackedLength(7),
+    );
+    // An 11-byte varint.
+    let mut long = vec![0x0a, 0x0c, 0x10];
+    long.extend_from_slice(&[0xff; 10]);
+    long.push(0x01);
+    assert_grpc_error(&long, "SeriesSamples.kind", DecodeErrorKind::VarintOverflow);
+    // Field number 0.
+    assert_grpc_error(&[0x02, 0x00], "WriteRequest", DecodeErrorKind::InvalidKey);
+    // A label value that is not UTF-8.
+    assert_grpc_error(
+        &[0x0a, 0x05, 0x0a, 0x03, 0x12, 0x01, 0xff],
+        "Label.value",
+        DecodeErrorKind::InvalidUtf8,
+    );
+}
+
+#[test]
+fn remote_write_errors_name_the_field() {
+    // A sample whose value is a varint.
+    let buf = [0x0a, 0x04, 0x12, 0x02, 0x08, 0x01];
+    let e = decode_remote_write_fast(&buf).unwrap_err();
+    assert_eq!(e.field, "Sample.value");
+    assert_eq!(e.kind, DecodeErrorKind::WireType(0));
+    assert!(pw::WriteRequest::decode(&buf[..]).is_err());
+    // Metadata prost refuses (help is not UTF-8).
+    let buf = [0x1a, 0x03, 0x22, 0x01, 0xff];
+    let e = decode_remote_write_fast(&buf).unwrap_err();
+    assert_eq!(e.field, "WriteRequest.metadata");
+    assert!(pw::WriteRequest::decode(&buf[..]).is_err());
+}

@@ -1,0 +1,214 @@
+//! The `nines.v1.Ingest` service routed by hand, so that a `WriteRequest` is
+//! decoded by [`crate::decode`] straight from the received bytes into an
+//! engine batch instead of through prost's message types. Paths, messages,
+//! compression and status codes are those of `proto/nines/v1/ingest.proto`;
+//! generated clients talk to it unchanged. Replies are encoded by prost.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use nines_engine::{AppendOutcome, WriteBatch};
+use nines_proto::v1;
+use prost::bytes::Buf;
+use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic::codegen::{
+    http, Body, BoxFuture, CompressionEncoding, Context, EnabledCompressionEncodings, Poll,
+    Service, StdError,
+};
+use tonic::server::{ClientStreamingService, Grpc, NamedService, UnaryService};
+use tonic::{Request, Response, Status, Streaming};
+use tonic_prost::ProstEncoder;
+
+use crate::decode::decode_write_request_fast;
+use crate::ingest::{self, WriteError};
+use crate::state::{AppState, Overload};
+
+const PROTOCOL: &str = "grpc";
+
+/// Decodes `WriteRequest`s with the fast decoder, encodes `WriteResponse`s
+/// with prost.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteCodec;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteDecoder;
+
+impl Codec for WriteCodec {
+    type Encode = v1::WriteResponse;
+    type Decode = WriteBatch;
+    type Encoder = ProstEncoder<v1::WriteResponse>;
+    type Decoder = WriteDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        WriteDecoder
+    }
+}
+
+impl Decoder for WriteDecoder {
+    type Item = WriteBatch;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<WriteBatch>, Status> {
+        let n = src.remaining();
+        // tonic hands one contiguous message; copy only if it ever is not.
+        let res = if src.chunk().len() == n {
+            let r = decode_write_request_fast(src.chunk());
+            src.advance(n);
+            r
+        } else {
+            decode_write_request_fast(&src.copy_to_bytes(n))
+        };
+        res.map(Some)
+            .map_err(|e| Status::invalid_argument(format!("malformed WriteRequest: {e}")))
+    }
+}
+
+/// Admits and stores one decoded batch.
+async fn write_one(st: &Arc<AppState>, batch: WriteBatch) -> Result<AppendOutcome, Status> {
+    let max = st.config.limits.max_series_per_request;
+    if batch.series.len() > max {
+        st.metrics.write_request(PROTOCOL, "bad_request");
+        return Err(Status::invalid_argument(format!(
+            "{} series in one request, more than the limit of {max}; split the batch",
+            batch.series.len()
+        )));
+    }
+    let reservation = st
+        .reserve(ingest::batch_bytes(&batch))
+        .map_err(|e: Overload| {
+            st.metrics.write_request(PROTOCOL, "overloaded");
+            Status::resource_exhausted(e.to_string())
+        })?;
+    let out = ingest::append(st, batch).await;
+    drop(reservation);
+    match out {
+        Ok(o) => {
+            st.metrics.samples_grpc.fetch_add(o.accepted, Relaxed);
+            let result = if o.rejected_samples > 0 {
+                "rejected"
+            } else {
+                "ok"
+            };
+            st.metrics.write_request(PROTOCOL, result);
+            Ok(o)
+        }
+        Err(WriteError::BadRequest(m)) => Err(Status::invalid_argument(m)),
+        Err(WriteError::Storage(e)) => {
+            st.metrics.write_request(PROTOCOL, "error");
+            Err(Status::unavailable(format!("storage failed, retry: {e}")))
+        }
+    }
+}
+
+struct WriteSvc(Arc<AppState>);
+
+impl UnaryService<WriteBatch> for WriteSvc {
+    type Response = v1::WriteResponse;
+    type Future = BoxFuture<Response<v1::WriteResponse>, Status>;
+
+    fn call(&mut self, request: Request<WriteBatch>) -> Self::Future {
+        let st = Arc::clone(&self.0);
+        Box::pin(async move {
+            let o = write_one(&st, request.into_inner()).await?;
+            Ok(Response::new(ingest::outcome_to_proto(&o)))
+        })
+    }
+}
+
+struct WriteStreamSvc(Arc<AppState>);
+
+impl ClientStreamingService<WriteBatch> for WriteStreamSvc {
+    type Response = v1::WriteResponse;
+    type Future = BoxFuture<Response<v1::WriteResponse>, Status>;
+
+    fn call(&mut self, request: Request<Streaming<WriteBatch>>) -> Self::Future {
+        let st = Arc::clone(&self.0);
+        Box::pin(async move {
+            let mut stream = request.into_inner();
+            let mut total = v1::WriteResponse::default();
+            // Each batch is durable before the next one is read.
+            while let Some(batch) = stream.message().await? {
+                let o = write_one(&st, batch).await?;
+                ingest::add_outcome(&mut total, &o);
+            }
+            Ok(Response::new(total))
+        })
+    }
+}
+
+/// The tower service for `nines.v1.Ingest`, added to tonic's router like a
+/// generated server.
+#[derive(Clone)]
+pub struct IngestServer {
+    state: Arc<AppState>,
+    accept: EnabledCompressionEncodings,
+    max_decoding_message_size: Option<usize>,
+}
+
+impl IngestServer {
+    pub fn new(state: Arc<AppState>) -> Self {
+        IngestServer {
+            state,
+            accept: EnabledCompressionEncodings::default(),
+            max_decoding_message_size: None,
+        }
+    }
+
+    /// Largest request accepted (tonic's default: 4 MiB).
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.max_decoding_message_size = Some(limit);
+        self
+    }
+
+    #[must_use]
+    pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+        self.accept.enable(encoding);
+        self
+    }
+
+    fn grpc(&self) -> Grpc<WriteCodec> {
+        Grpc::new(WriteCodec)
+            .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
+            .apply_max_message_size_config(self.max_decoding_message_size, None)
+    }
+}
+
+impl NamedService for IngestServer {
+    const NAME: &'static str = "nines.v1.Ingest";
+}
+
+impl<B> Service<http::Request<B>> for IngestServer
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let mut grpc = self.grpc();
+        let st = Arc::clone(&self.state);
+        match req.uri().path() {
+            "/nines.v1.Ingest/Write" => {
+                Box::pin(async move { Ok(grpc.unary(WriteSvc(st), req).await) })
+            }
+            "/nines.v1.Ingest/WriteStream" => {
+                Box::pin(async move { Ok(grpc.client_streaming(WriteStreamSvc(st), req).await) })
+            }
+            other => {
+                let status = Status::unimplemented(format!("no method {other}"));
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
+}
