@@ -142,31 +142,14 @@ impl Slo {
     }
 }
 
-/// An immutable version of an SLO. The first version also governs all
-/// time before its `effective_from`; versions of one SLO are ordered by
-/// `effective_from`, and each `effective_to` is the next one's
-/// `effective_from` (`None` for the version in force).
+/// An immutable version of an SLO. Versions of one SLO are ordered by
+/// `effective_from`; each governs the event times from its `effective_from`
+/// up to the next one's (the first also governs all time before it), and
+/// the last up to its `effective_to` (set when the SLO is retired).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SloVersion {
     pub version: u32,
     pub effective_from: TimestampMs,
     pub effective_to: Option<TimestampMs>,
     pub def: Slo,
-}
-
-impl SloVersion {
-    /// The event times `[from, to)` this version governs, as the window
-    /// `(from - 1, to - 1]` of the counting convention; `first` stretches
-    /// the start to all time.
-    pub fn governs(&self, first: bool) -> (TimestampMs, TimestampMs) {
-        let from = if first {
-            TimestampMs::MIN
-        } else {
-            self.effective_from.saturating_sub(1)
-        };
-        let to = self
-            .effective_to
-            .map_or(TimestampMs::MAX, |t| t.saturating_sub(1));
-        (from, to)
-    }
 }

@@ -447,13 +447,15 @@ fn parse_doc(file: &str, doc: &DocText<'_>) -> Result<Slo, SloError> {
         "RatioTimeslices" => Budgeting::RatioTimeslices {
             slice_ms: slice("RatioTimeslices")?,
         },
-        other => return Err(fail(
-            "spec.budgetingMethod",
-            &["spec", "budgetingMethod"],
-            format!(
+        other => {
+            return Err(fail(
+                "spec.budgetingMethod",
+                &["spec", "budgetingMethod"],
+                format!(
                 "budgetingMethod {other:?} is not one of Occurrences, Timeslices, RatioTimeslices"
             ),
-        )),
+            ))
+        }
     };
     Ok(Slo {
         name,
