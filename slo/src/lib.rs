@@ -14,12 +14,14 @@
 //!   budget, compliance.
 //! - [`report`]: the operators' answers for one SLO (versions and
 //!   exclusions applied).
+//! - [`catalog`]: how the query evaluator finds SLO definitions.
 //!
 //! Data path: `report::SloEval::totals` → per version, the included pieces
 //! of the window → `count::Counter::count` → `Snapshot::summarize` per
 //! series and piece → `numbers`.
 
 pub mod calendar;
+pub mod catalog;
 pub mod count;
 pub mod duration;
 pub mod error;

@@ -25,6 +25,12 @@ impl Selector {
         })
     }
 
+    /// Wraps matchers already parsed (by the query parser); `text` is how
+    /// they print.
+    pub fn from_matchers(text: String, matchers: Vec<Matcher>) -> Selector {
+        Selector { text, matchers }
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }
