@@ -46,6 +46,9 @@ fn drop_name(l: &Labels) -> Labels {
 impl Evaluator<'_> {
     pub fn call(&self, c: &Call, steps: Steps) -> Result<Val, QueryError> {
         let name = c.func.name;
+        if let Some(v) = self.slo_call(c, steps)? {
+            return Ok(v);
+        }
         if let Some(f) = RangeFn::from_name(name) {
             let m = c
                 .args

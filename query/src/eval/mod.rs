@@ -16,6 +16,7 @@
 //! - `range_fn`: functions of a range vector (raw sliding windows).
 //! - `rollup`: exact rollup acceleration of `rate`/`increase`/
 //!   `count_over_time` over long windows.
+//! - `slo`: the SLO operators, through `nines-slo`.
 //! - `subquery`, `binary`, `aggregate`, `instant_fn`: the rest.
 //! - `par`: series-parallel work over both cores.
 
@@ -27,6 +28,7 @@ mod par;
 mod range_fn;
 mod rollup;
 mod selector;
+mod slo;
 mod subquery;
 pub(crate) mod values;
 
@@ -55,6 +57,28 @@ pub struct QueryOptions {
     pub max_samples: u64,
     /// 120 s: Prometheus's default `--query.timeout`.
     pub timeout: Duration,
+    /// Where `slo_*` operators find SLO definitions. `None` by default:
+    /// only the ad-hoc SLO functions work until a store is plugged in.
+    pub slo_catalog: Option<SloCatalogRef>,
+}
+
+/// A shared SLO catalog. Options compare equal when they share the same
+/// catalog object.
+#[derive(Clone)]
+pub struct SloCatalogRef(pub Arc<dyn nines_slo::catalog::SloCatalog>);
+
+impl PartialEq for SloCatalogRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SloCatalogRef {}
+
+impl std::fmt::Debug for SloCatalogRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SloCatalogRef(..)")
+    }
 }
 
 impl Default for QueryOptions {
@@ -63,6 +87,7 @@ impl Default for QueryOptions {
             lookback_ms: 300_000,
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
+            slo_catalog: None,
         }
     }
 }

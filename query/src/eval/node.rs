@@ -33,6 +33,18 @@ const AT_UNSAFE_FUNCTIONS: &[&str] = &[
     "predict_linear",
     "time",
     "timestamp",
+    // the SLO operators read windows ending at each step
+    "burn_rate",
+    "error_ratio",
+    "sli",
+    "slo_budget_consumed",
+    "slo_budget_remaining",
+    "slo_budget_remaining_events",
+    "slo_burn_rate",
+    "slo_compliance",
+    "slo_error_ratio",
+    "slo_sli",
+    "slo_time_to_exhaustion",
 ];
 
 /// Whether Prometheus evaluates `e` once per evaluation (its value is the

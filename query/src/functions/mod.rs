@@ -12,6 +12,9 @@
 //! - [`time`]: the date functions.
 //! - [`labels`]: `label_replace`, `label_join`, `absent`'s labels.
 //! - [`stats`]: compensated sums, quantiles, Go's `Max`/`Min`.
+//! - SLO operators (`slo_*` over stored SLOs, and the ad-hoc `sli`,
+//!   `error_ratio`, `burn_rate`): evaluated by `eval::slo` with the
+//!   `nines-slo` crate; see docs/slo-queries.md.
 //!
 //! They are pure functions over sample slices; the evaluator slides them
 //! over each series' windows.
@@ -102,6 +105,7 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     f("atan", &[V], V),
     f("atanh", &[V], V),
     f("avg_over_time", &[M], V),
+    f("burn_rate", &[V, V, S, S], V),
     f("ceil", &[V], V),
     f("changes", &[M], V),
     f("clamp", &[V, S, S], V),
@@ -117,6 +121,7 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     f("deg", &[V], V),
     f("delta", &[M], V),
     f("deriv", &[M], V),
+    f("error_ratio", &[V, V, S], V),
     f("exp", &[V], V),
     f("floor", &[V], V),
     f("histogram_quantile", &[S, V], V),
@@ -153,6 +158,15 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     f("sgn", &[V], V),
     f("sin", &[V], V),
     f("sinh", &[V], V),
+    f("sli", &[V, V, S], V),
+    f("slo_budget_consumed", &[Str, S], V),
+    f("slo_budget_remaining", &[Str], V),
+    f("slo_budget_remaining_events", &[Str], V),
+    f("slo_burn_rate", &[Str, S], V),
+    f("slo_compliance", &[Str, Str], V),
+    f("slo_error_ratio", &[Str, S], V),
+    f("slo_sli", &[Str, S], V),
+    f("slo_time_to_exhaustion", &[Str, S], V),
     f("sort", &[V], V),
     f("sort_desc", &[V], V),
     f("sqrt", &[V], V),

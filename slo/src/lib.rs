@@ -1,0 +1,35 @@
+//! The SLO layer of nines: what SLO_SEMANTICS.md promises, computed
+//! exactly from the engine's rollups and raw samples.
+//!
+//! Module map:
+//! - [`model`]: SLOs and their versions.
+//! - [`openslo`]: OpenSLO v1 YAML into [`model::Slo`]s.
+//! - [`calendar`]: calendar periods and time slices in a time zone.
+//! - [`duration`]: OpenSLO's duration shorthand.
+//! - [`exclusion`]: maintenance windows and corrections, one-off or
+//!   recurring.
+//! - [`count`]: exact good/total events over windows with holes, from
+//!   `Snapshot::summarize`.
+//! - [`numbers`]: the pure functions from counts to SLI, burn rate,
+//!   budget, compliance.
+//! - [`report`]: the operators' answers for one SLO (versions and
+//!   exclusions applied).
+//! - [`catalog`]: how the query evaluator finds SLO definitions.
+//!
+//! Data path: `report::SloEval::totals` → per version, the included pieces
+//! of the window → `count::Counter::count` → `Snapshot::summarize` per
+//! series and piece → `numbers`.
+
+pub mod calendar;
+pub mod catalog;
+pub mod count;
+pub mod duration;
+pub mod error;
+pub mod exclusion;
+pub mod model;
+pub mod numbers;
+pub mod openslo;
+pub mod report;
+
+pub use error::{Location, SloError};
+pub use model::{Budgeting, Objective, RatioEvents, Selector, Sli, Slo, SloVersion, Window};

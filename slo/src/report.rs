@@ -1,0 +1,229 @@
+//! The operators' answers for one SLO (all its versions and the exclusions
+//! that cover it) over one engine snapshot.
+//!
+//! Rules where versions meet (SLO_SEMANTICS.md fixes the rest):
+//! - an event is counted with the definition (selectors, target) of the
+//!   version in force at its time; the first version also governs all time
+//!   before it;
+//! - the budgeting method, the slice length and the time zone are those of
+//!   the version in force at the window's end;
+//! - with time slices, a slice belongs to the version in force at its end,
+//!   and only slices wholly inside the window count.
+
+use nines_engine::read::Snapshot;
+use nines_engine::TimestampMs;
+
+use crate::calendar::{self, CalendarUnit, Period};
+use crate::count::{Counter, Piece};
+use crate::error::SloError;
+use crate::exclusion::{excluded_windows, subtract, Exclusion};
+use crate::model::{Budgeting, SloVersion, Window};
+use crate::numbers::{self, Compliance, Totals};
+
+/// One SLO's versions (ordered by `effective_from`, at least one) and the
+/// exclusions to apply.
+pub struct SloEval<'a> {
+    counter: Counter<'a>,
+    versions: &'a [SloVersion],
+    exclusions: &'a [Exclusion],
+}
+
+impl<'a> SloEval<'a> {
+    pub fn new(
+        snap: &'a Snapshot,
+        versions: &'a [SloVersion],
+        exclusions: &'a [Exclusion],
+    ) -> Result<SloEval<'a>, SloError> {
+        if versions.is_empty() {
+            return Err(SloError::Invalid(
+                "an SLO needs at least one version".into(),
+            ));
+        }
+        Ok(SloEval {
+            counter: Counter::new(snap),
+            versions,
+            exclusions,
+        })
+    }
+
+    /// The version in force at event time `t`.
+    pub fn version_at(&self, t: TimestampMs) -> &'a SloVersion {
+        let i = self
+            .versions
+            .iter()
+            .rposition(|v| v.effective_from <= t)
+            .unwrap_or(0);
+        &self.versions[i]
+    }
+
+    fn name(&self) -> &'a str {
+        &self.versions[0].def.name
+    }
+
+    /// The windows `(from, to]` each version governs, clipped to `(a, b]`:
+    /// version `i` governs the event times `[from_i, from_i+1)` (an integer
+    /// millisecond interval `[s, e)` is the window `(s - 1, e - 1]`).
+    fn version_ranges(&self, a: TimestampMs, b: TimestampMs) -> Vec<(usize, Piece)> {
+        let mut out = Vec::new();
+        for (i, v) in self.versions.iter().enumerate() {
+            let from = if i == 0 {
+                TimestampMs::MIN
+            } else {
+                v.effective_from.saturating_sub(1)
+            };
+            let to = match self.versions.get(i + 1) {
+                Some(next) => next.effective_from.saturating_sub(1),
+                None => v
+                    .effective_to
+                    .map_or(TimestampMs::MAX, |t| t.saturating_sub(1)),
+            };
+            let (x, y) = (from.max(a), to.min(b));
+            if x < y {
+                out.push((i, (x, y)));
+            }
+        }
+        out
+    }
+
+    /// Good, total and allowed bad over `(a, b]` in budgeting units.
+    pub fn totals(&mut self, a: TimestampMs, b: TimestampMs) -> Result<Totals, SloError> {
+        let at_end = self.version_at(b);
+        let mut out = Totals::default();
+        if a >= b {
+            return Ok(out);
+        }
+        let holes = excluded_windows(self.exclusions, self.name(), a, b)?;
+        match at_end.def.budgeting {
+            Budgeting::Occurrences => {
+                for (i, (x, y)) in self.version_ranges(a, b) {
+                    let v = &self.versions[i];
+                    let pieces = subtract(x, y, &holes);
+                    let c = self.counter.count(self.name(), &v.def.sli, &pieces)?;
+                    let good: f64 = c.good.iter().sum();
+                    let total: f64 = c.total.iter().sum();
+                    out.add(&Totals {
+                        good,
+                        total,
+                        allowed_bad: (1.0 - v.def.target()) * total,
+                    });
+                }
+            }
+            Budgeting::Timeslices { slice_ms, .. } | Budgeting::RatioTimeslices { slice_ms } => {
+                let tz = calendar::zone(at_end.def.tz_name())?;
+                let slices = calendar::slices(a, b, slice_ms, &tz)?;
+                for (i, (x, y)) in self.version_ranges(a, b) {
+                    let v = &self.versions[i];
+                    // the slice target of the slice's own version, else the
+                    // one at the window's end; none for ratio time slices
+                    let target = match (&at_end.def.budgeting, &v.def.budgeting) {
+                        (Budgeting::RatioTimeslices { .. }, _) => None,
+                        (_, Budgeting::Timeslices { slice_target, .. })
+                        | (Budgeting::Timeslices { slice_target, .. }, _) => Some(*slice_target),
+                        _ => None,
+                    };
+                    let mine: Vec<Piece> = slices
+                        .iter()
+                        .copied()
+                        .filter(|&(_, e)| e > x && e <= y)
+                        .collect();
+                    let mut pieces = Vec::new();
+                    let mut owner = Vec::new();
+                    for (k, &(s, e)) in mine.iter().enumerate() {
+                        for p in subtract(s, e, &holes) {
+                            pieces.push(p);
+                            owner.push(k);
+                        }
+                    }
+                    let c = self.counter.count(self.name(), &v.def.sli, &pieces)?;
+                    let mut per = vec![(0.0, 0.0); mine.len()];
+                    for (j, &k) in owner.iter().enumerate() {
+                        per[k].0 += c.good[j];
+                        per[k].1 += c.total[j];
+                    }
+                    for (g, t) in per {
+                        if let Some(units) = numbers::slice_units(g, t, target) {
+                            out.add(&Totals {
+                                good: units,
+                                total: 1.0,
+                                allowed_bad: 1.0 - v.def.target(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The budget period at `now`: the rolling window ending at `now`, or
+    /// the calendar period holding `now` up to `now`.
+    pub fn budget_period(&self, now: TimestampMs) -> Result<Piece, SloError> {
+        match &self.version_at(now).def.window {
+            Window::Rolling { ms } => Ok((now.saturating_sub(*ms), now)),
+            Window::Calendar { unit, tz } => {
+                let p = calendar::period_containing(now, *unit, &calendar::zone(tz)?)?;
+                Ok((p.start, now))
+            }
+        }
+    }
+
+    pub fn sli(&mut self, now: TimestampMs, range_ms: i64) -> Result<Option<f64>, SloError> {
+        Ok(numbers::sli(&self.totals(now - range_ms, now)?))
+    }
+
+    pub fn error_ratio(
+        &mut self,
+        now: TimestampMs,
+        range_ms: i64,
+    ) -> Result<Option<f64>, SloError> {
+        Ok(numbers::error_ratio(&self.totals(now - range_ms, now)?))
+    }
+
+    pub fn burn_rate(&mut self, now: TimestampMs, range_ms: i64) -> Result<Option<f64>, SloError> {
+        Ok(numbers::burn_rate(&self.totals(now - range_ms, now)?))
+    }
+
+    fn period_totals(&mut self, now: TimestampMs) -> Result<Totals, SloError> {
+        let (a, b) = self.budget_period(now)?;
+        self.totals(a, b)
+    }
+
+    pub fn budget_remaining(&mut self, now: TimestampMs) -> Result<Option<f64>, SloError> {
+        Ok(numbers::budget_remaining(&self.period_totals(now)?))
+    }
+
+    pub fn budget_remaining_events(&mut self, now: TimestampMs) -> Result<Option<f64>, SloError> {
+        Ok(numbers::budget_remaining_events(&self.period_totals(now)?))
+    }
+
+    pub fn budget_consumed(
+        &mut self,
+        now: TimestampMs,
+        range_ms: i64,
+    ) -> Result<Option<f64>, SloError> {
+        let w = self.totals(now - range_ms, now)?;
+        Ok(numbers::budget_consumed(&w, &self.period_totals(now)?))
+    }
+
+    pub fn time_to_exhaustion(
+        &mut self,
+        now: TimestampMs,
+        range_ms: i64,
+    ) -> Result<Option<f64>, SloError> {
+        let w = self.totals(now - range_ms, now)?;
+        let p = self.period_totals(now)?;
+        Ok(numbers::time_to_exhaustion_s(&w, range_ms, &p))
+    }
+
+    /// The last calendar period of `unit` closed at `now`, in the SLO's
+    /// time zone, and its compliance.
+    pub fn compliance(
+        &mut self,
+        now: TimestampMs,
+        unit: CalendarUnit,
+    ) -> Result<(Period, Option<Compliance>), SloError> {
+        let tz = calendar::zone(self.version_at(now).def.tz_name())?;
+        let p = calendar::last_closed_period(now, unit, &tz)?;
+        Ok((p, numbers::compliance(&self.totals(p.start, p.end)?)))
+    }
+}
