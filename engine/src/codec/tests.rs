@@ -597,11 +597,15 @@ mod selection {
     }
 
     #[test]
-    fn smooth_floats_pick_pco_float() {
+    fn smooth_floats_pick_a_compact_encoding() {
+        // Full-precision smooth floats: pco's float mode is smallest; a decimal
+        // scaling with many places is within the size tolerance and decodes
+        // faster, so either may win, never XOR or raw.
         let values: Vec<f64> = (0..N).map(|i| 100.0 + (i as f64 / 300.0).sin()).collect();
-        assert_eq!(
-            round_trip_f64(&values, &LENS).encoding_tag(),
-            F64Encoding::PcoFloat
+        let tag = round_trip_f64(&values, &LENS).encoding_tag();
+        assert!(
+            matches!(tag, F64Encoding::PcoFloat | F64Encoding::Decimal),
+            "{tag:?}"
         );
     }
 
