@@ -2,5 +2,8 @@
 //!
 //! - [`workload`]: the seeded, realistic SLI workload every performance
 //!   target is measured on, its information content and exact answers.
+//! - [`harness`]: server processes, CPU time and pre-encoded requests for
+//!   the end-to-end harnesses in `src/bin/`.
 
+pub mod harness;
 pub mod workload;

@@ -10,15 +10,15 @@
 //!     --nines target/release/nines --preset small --days 2 --peer victoria-metrics
 //! ```
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nines_benches::harness::{cpu_seconds, start_nines, PreEncoded, Server};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_proto::{prometheus as pw, v1};
 use prost::Message;
@@ -47,100 +47,6 @@ struct Args {
     /// nines's sync policy (the default, `always`, is the durable one).
     #[arg(long, default_value = "always")]
     sync: String,
-}
-
-/// A message whose protobuf encoding was done beforehand: sent verbatim.
-#[derive(Clone, Default, PartialEq)]
-struct PreEncoded(bytes::Bytes);
-
-impl std::fmt::Debug for PreEncoded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PreEncoded({} bytes)", self.0.len())
-    }
-}
-
-impl Message for PreEncoded {
-    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
-        buf.put_slice(&self.0);
-    }
-    /// Send-only: nothing is ever decoded into it.
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: prost::encoding::WireType,
-        buf: &mut impl bytes::Buf,
-        ctx: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        prost::encoding::skip_field(wire_type, tag, buf, ctx)
-    }
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) {
-        self.0 = bytes::Bytes::new();
-    }
-}
-
-/// utime + stime of a process, in seconds (clock ticks of 1/100 s).
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_comm = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Server {
-    child: Child,
-    http: SocketAddr,
-    grpc: Option<SocketAddr>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_nines(bin: &PathBuf, sync: &str) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--sync",
-            sync,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let out = BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut http, mut grpc) = (None, None);
-    for line in out.lines().map_while(Result::ok) {
-        if let Some(a) = line.strip_prefix("http: http://") {
-            http = a.parse().ok();
-        }
-        if let Some(a) = line.strip_prefix("grpc: http://") {
-            grpc = a.parse().ok();
-        }
-        if line.starts_with("data: ") {
-            break;
-        }
-    }
-    Server {
-        child,
-        http: http.expect("nines printed its HTTP address"),
-        grpc,
-        _dir: dir,
-    }
 }
 
 fn free_port() -> u16 {
@@ -175,7 +81,7 @@ async fn start_vm(bin: &PathBuf) -> Server {
         child,
         http,
         grpc: None,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -340,7 +246,7 @@ async fn main() {
 
     // nines, native gRPC
     {
-        let s = start_nines(&args.nines, &args.sync);
+        let s = start_nines(&args.nines, "", &["--sync", &args.sync]);
         let pid = s.child.id().to_string();
         let grpc = s.grpc.expect("grpc address");
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
@@ -384,7 +290,7 @@ async fn main() {
     }
     // nines, remote-write
     {
-        let s = start_nines(&args.nines, &args.sync);
+        let s = start_nines(&args.nines, "", &["--sync", &args.sync]);
         let pid = s.child.id().to_string();
         let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
         let elapsed = remote_write(s.http, &enc, args.concurrency).await;

@@ -11,15 +11,13 @@
 //!     --nines target/release/nines --preset small --days 7
 //! ```
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nines_benches::harness::{cpu_seconds, start_nines, PreEncoded};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_proto::v1;
 use prost::Message;
@@ -68,105 +66,6 @@ const QUERIES: [(&str, &str); 4] = [
         "1 - sum(increase(http_requests_total{code=~\"5..\"}[1d])) / sum(increase(http_requests_total[1d]))",
     ),
 ];
-
-/// A message encoded beforehand: sent verbatim.
-#[derive(Clone, Default, PartialEq)]
-struct PreEncoded(bytes::Bytes);
-
-impl std::fmt::Debug for PreEncoded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PreEncoded({} bytes)", self.0.len())
-    }
-}
-
-impl Message for PreEncoded {
-    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
-        buf.put_slice(&self.0);
-    }
-    /// Send-only: nothing is ever decoded into it.
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: prost::encoding::WireType,
-        buf: &mut impl bytes::Buf,
-        ctx: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        prost::encoding::skip_field(wire_type, tag, buf, ctx)
-    }
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) {
-        self.0 = bytes::Bytes::new();
-    }
-}
-
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_comm = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Server {
-    child: Child,
-    http: SocketAddr,
-    grpc: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_nines(bin: &PathBuf) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("nines.toml");
-    std::fs::write(
-        &config,
-        "[storage]\nsync = \"always\"\nraw_retention = \"forever\"\n",
-    )
-    .expect("config");
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let out = BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut http, mut grpc) = (None, None);
-    for line in out.lines().map_while(Result::ok) {
-        if let Some(a) = line.strip_prefix("http: http://") {
-            http = a.parse().ok();
-        }
-        if let Some(a) = line.strip_prefix("grpc: http://") {
-            grpc = a.parse().ok();
-        }
-        if line.starts_with("data: ") {
-            break;
-        }
-    }
-    Server {
-        child,
-        http: http.expect("nines printed its HTTP address"),
-        grpc: grpc.expect("nines printed its gRPC address"),
-        _dir: dir,
-    }
-}
 
 /// Requests encoded before timing, with their sample counts and newest
 /// timestamps.
@@ -318,13 +217,20 @@ async fn main() {
         args.rate / 1e6
     );
 
-    let s = start_nines(&args.nines);
+    let s = start_nines(
+        &args.nines,
+        "[storage]\nsync = \"always\"\nraw_retention = \"forever\"\n",
+        &[],
+    );
     let pid = s.child.id().to_string();
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", s.grpc))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        s.grpc.expect("nines printed its gRPC address")
+    ))
+    .expect("endpoint")
+    .connect()
+    .await
+    .expect("connect");
     let newest = Arc::new(AtomicI64::new(i64::MIN));
     let (t, _) = push(
         Arc::clone(&enc),
