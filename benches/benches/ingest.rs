@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nines_benches::harness::{grpc_body, remote_write_body};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions, Labels, WriteBatch};
@@ -28,62 +29,6 @@ fn batches() -> Vec<WriteBatch> {
         .unwrap_or_else(|| panic!("preset small"));
     let w = Workload::new(config).unwrap_or_else(|e| panic!("workload: {e}"));
     w.batches(BATCH).take(BATCHES).collect()
-}
-
-fn grpc_bytes(b: &WriteBatch) -> Vec<u8> {
-    v1::WriteRequest {
-        series: b
-            .series
-            .iter()
-            .map(|s| v1::SeriesSamples {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|l| v1::Label {
-                        name: l.name.clone(),
-                        value: l.value.clone(),
-                    })
-                    .collect(),
-                kind: s.kind as i32,
-                timestamps: s.timestamps.clone(),
-                values: s.values.clone(),
-            })
-            .collect(),
-    }
-    .encode_to_vec()
-}
-
-fn remote_write_snappy(b: &WriteBatch) -> Vec<u8> {
-    let req = pw::WriteRequest {
-        timeseries: b
-            .series
-            .iter()
-            .map(|s| pw::TimeSeries {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|l| pw::Label {
-                        name: l.name.clone(),
-                        value: l.value.clone(),
-                    })
-                    .collect(),
-                samples: s
-                    .timestamps
-                    .iter()
-                    .zip(&s.values)
-                    .map(|(t, v)| pw::Sample {
-                        value: *v,
-                        timestamp: *t,
-                    })
-                    .collect(),
-                exemplars: vec![],
-            })
-            .collect(),
-        metadata: vec![],
-    };
-    snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap_or_else(|e| panic!("snappy: {e}"))
 }
 
 /// What the receiver built from prost's message before the fast decoder.
@@ -114,8 +59,8 @@ fn decode(c: &mut Criterion) {
     let all = batches();
     let b = &all[BATCHES / 2];
     let samples = b.sample_count() as u64;
-    let grpc = grpc_bytes(b);
-    let rw = remote_write_snappy(b);
+    let grpc = grpc_body(b);
+    let rw = remote_write_body(b);
     let mut g = c.benchmark_group("ingest_decode");
     g.throughput(Throughput::Elements(samples));
     g.bench_function("grpc_prost", |bench| {

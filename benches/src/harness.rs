@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use nines_engine::WriteBatch;
+use nines_proto::{prometheus as pw, v1};
 use prost::Message;
 
 /// A message whose protobuf encoding was done beforehand: sent verbatim.
@@ -108,4 +110,62 @@ pub fn start_nines(bin: &Path, config: &str, extra: &[&str]) -> Server {
         grpc,
         dir,
     }
+}
+
+/// The batch as a nines gRPC `WriteRequest`, protobuf-encoded.
+pub fn grpc_body(b: &WriteBatch) -> Vec<u8> {
+    v1::WriteRequest {
+        series: b
+            .series
+            .iter()
+            .map(|s| v1::SeriesSamples {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|l| v1::Label {
+                        name: l.name.clone(),
+                        value: l.value.clone(),
+                    })
+                    .collect(),
+                kind: s.kind as i32,
+                timestamps: s.timestamps.clone(),
+                values: s.values.clone(),
+            })
+            .collect(),
+    }
+    .encode_to_vec()
+}
+
+/// The batch as a Prometheus remote-write body: protobuf, then snappy.
+pub fn remote_write_body(b: &WriteBatch) -> Vec<u8> {
+    let req = pw::WriteRequest {
+        timeseries: b
+            .series
+            .iter()
+            .map(|s| pw::TimeSeries {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|l| pw::Label {
+                        name: l.name.clone(),
+                        value: l.value.clone(),
+                    })
+                    .collect(),
+                samples: s
+                    .timestamps
+                    .iter()
+                    .zip(&s.values)
+                    .map(|(t, v)| pw::Sample {
+                        value: *v,
+                        timestamp: *t,
+                    })
+                    .collect(),
+                exemplars: vec![],
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap_or_else(|e| panic!("snappy compressing a remote-write body: {e}"))
 }

@@ -18,10 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use nines_benches::harness::{cpu_seconds, start_nines, PreEncoded, Server};
+use nines_benches::harness::{
+    cpu_seconds, grpc_body, remote_write_body, start_nines, PreEncoded, Server,
+};
 use nines_benches::workload::{Workload, WorkloadConfig};
-use nines_proto::{prometheus as pw, v1};
-use prost::Message;
+use nines_proto::v1;
 
 #[derive(Parser)]
 #[command(
@@ -99,58 +100,8 @@ fn encode(workload: &Workload, batch: usize) -> Encoded {
     };
     for b in workload.batches(batch) {
         e.samples.push(b.sample_count() as u64);
-        let label = |n: &str, v: &str| (n.to_string(), v.to_string());
-        let g = v1::WriteRequest {
-            series: b
-                .series
-                .iter()
-                .map(|s| v1::SeriesSamples {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| {
-                            let (name, value) = label(&l.name, &l.value);
-                            v1::Label { name, value }
-                        })
-                        .collect(),
-                    kind: s.kind as i32,
-                    timestamps: s.timestamps.clone(),
-                    values: s.values.clone(),
-                })
-                .collect(),
-        };
-        e.grpc.push(g.encode_to_vec().into());
-        let rw = pw::WriteRequest {
-            timeseries: b
-                .series
-                .iter()
-                .map(|s| pw::TimeSeries {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| pw::Label {
-                            name: l.name.clone(),
-                            value: l.value.clone(),
-                        })
-                        .collect(),
-                    samples: s
-                        .timestamps
-                        .iter()
-                        .zip(&s.values)
-                        .map(|(t, v)| pw::Sample {
-                            value: *v,
-                            timestamp: *t,
-                        })
-                        .collect(),
-                    exemplars: vec![],
-                })
-                .collect(),
-            metadata: vec![],
-        };
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&rw.encode_to_vec())
-            .expect("snappy");
-        e.remote_write.push(body.into());
+        e.grpc.push(grpc_body(&b).into());
+        e.remote_write.push(remote_write_body(&b).into());
     }
     e
 }

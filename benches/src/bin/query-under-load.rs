@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use nines_benches::harness::{cpu_seconds, start_nines, PreEncoded};
+use nines_benches::harness::{cpu_seconds, grpc_body, start_nines, PreEncoded};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_proto::v1;
-use prost::Message;
 
 #[derive(Parser)]
 #[command(about = "Dashboard instant query latency while nines ingests at a fixed rate")]
@@ -90,26 +89,7 @@ fn encode(workload: &Workload, batch: usize) -> Encoded {
             .max()
             .unwrap_or(i64::MIN);
         e.newest_ms.push(newest);
-        let req = v1::WriteRequest {
-            series: b
-                .series
-                .iter()
-                .map(|s| v1::SeriesSamples {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| v1::Label {
-                            name: l.name.clone(),
-                            value: l.value.clone(),
-                        })
-                        .collect(),
-                    kind: s.kind as i32,
-                    timestamps: s.timestamps.clone(),
-                    values: s.values.clone(),
-                })
-                .collect(),
-        };
-        e.bodies.push(req.encode_to_vec().into());
+        e.bodies.push(grpc_body(&b).into());
     }
     e
 }
