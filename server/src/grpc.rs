@@ -1,7 +1,6 @@
 //! The `nines.v1` `Query` service (the Prometheus HTTP API's questions,
 //! typed); `Ingest` is in [`crate::grpc_ingest`].
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use nines_engine::index::{parse_selector, Matcher};
@@ -81,17 +80,9 @@ impl Query for QueryService {
         }
         let (start, end) = range(r.start_ms, r.end_ms)?;
         let st = Arc::clone(&self.0);
-        let series = blocking(move || {
-            let snap = st.engine.snapshot();
-            let mut all = BTreeSet::new();
-            for m in &sels {
-                for h in snap.select(m, start, end).map_err(storage)? {
-                    all.insert(h.labels);
-                }
-            }
-            Ok(all.into_iter().collect::<Vec<_>>())
-        })
-        .await?;
+        let series =
+            blocking(move || crate::lookup::series(&st.engine, &sels, start, end).map_err(storage))
+                .await?;
         Ok(Response::new(v1::SeriesResponse {
             series: limited(series, r.limit)
                 .iter()
@@ -111,15 +102,7 @@ impl Query for QueryService {
         let (start, end) = range(r.start_ms, r.end_ms)?;
         let st = Arc::clone(&self.0);
         let names = blocking(move || {
-            let snap = st.engine.snapshot();
-            let mut all = BTreeSet::new();
-            if sels.is_empty() {
-                all.extend(snap.label_names(&[], start, end).map_err(storage)?);
-            }
-            for m in &sels {
-                all.extend(snap.label_names(m, start, end).map_err(storage)?);
-            }
-            Ok(all.into_iter().collect::<Vec<_>>())
+            crate::lookup::label_names(&st.engine, &sels, start, end).map_err(storage)
         })
         .await?;
         Ok(Response::new(v1::LabelNamesResponse {
@@ -143,15 +126,7 @@ impl Query for QueryService {
         let st = Arc::clone(&self.0);
         let name = r.name;
         let values = blocking(move || {
-            let snap = st.engine.snapshot();
-            let mut all = BTreeSet::new();
-            if sels.is_empty() {
-                all.extend(snap.label_values(&name, &[], start, end).map_err(storage)?);
-            }
-            for m in &sels {
-                all.extend(snap.label_values(&name, m, start, end).map_err(storage)?);
-            }
-            Ok(all.into_iter().collect::<Vec<_>>())
+            crate::lookup::label_values(&st.engine, &name, &sels, start, end).map_err(storage)
         })
         .await?;
         Ok(Response::new(v1::LabelValuesResponse {

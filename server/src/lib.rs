@@ -25,6 +25,7 @@ pub mod grpc;
 pub mod grpc_ingest;
 pub mod http;
 pub mod ingest;
+pub mod lookup;
 pub mod metrics;
 pub mod query;
 pub mod state;

@@ -1,7 +1,6 @@
 //! Prometheus HTTP API endpoints: queries, labels, series, metadata, build
 //! information, exemplars.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -73,15 +72,7 @@ pub async fn labels(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
     let (start, end) = time_range(&p)?;
     let limit = limit(&p)?;
     let names = blocking(move || {
-        let snap = st.engine.snapshot();
-        let mut all = BTreeSet::new();
-        if sels.is_empty() {
-            all.extend(snap.label_names(&[], start, end).map_err(storage)?);
-        }
-        for m in &sels {
-            all.extend(snap.label_names(m, start, end).map_err(storage)?);
-        }
-        Ok(all.into_iter().collect::<Vec<_>>())
+        crate::lookup::label_names(&st.engine, &sels, start, end).map_err(storage)
     })
     .await?;
     Ok(success(json!(truncated(names, limit))))
@@ -102,15 +93,7 @@ pub async fn label_values(
     let (start, end) = time_range(&p)?;
     let limit = limit(&p)?;
     let values = blocking(move || {
-        let snap = st.engine.snapshot();
-        let mut all = BTreeSet::new();
-        if sels.is_empty() {
-            all.extend(snap.label_values(&name, &[], start, end).map_err(storage)?);
-        }
-        for m in &sels {
-            all.extend(snap.label_values(&name, m, start, end).map_err(storage)?);
-        }
-        Ok(all.into_iter().collect::<Vec<_>>())
+        crate::lookup::label_values(&st.engine, &name, &sels, start, end).map_err(storage)
     })
     .await?;
     Ok(success(json!(truncated(values, limit))))
@@ -124,17 +107,9 @@ pub async fn series(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
     }
     let (start, end) = time_range(&p)?;
     let limit = limit(&p)?;
-    let series = blocking(move || {
-        let snap = st.engine.snapshot();
-        let mut all = BTreeSet::new();
-        for m in &sels {
-            for h in snap.select(m, start, end).map_err(storage)? {
-                all.insert(h.labels);
-            }
-        }
-        Ok(all.into_iter().collect::<Vec<_>>())
-    })
-    .await?;
+    let series =
+        blocking(move || crate::lookup::series(&st.engine, &sels, start, end).map_err(storage))
+            .await?;
     let data: Vec<Json> = truncated(series, limit)
         .iter()
         .map(nines_query::value::labels_json)
