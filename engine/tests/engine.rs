@@ -441,3 +441,49 @@ fn reads_during_concurrent_compaction_are_consistent() {
         assert!(r.join().unwrap() >= 3);
     }
 }
+
+#[test]
+fn label_lookups_leave_out_the_head_outside_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(opts(dir.path())).unwrap();
+    let t0 = 1_767_571_200_000;
+    let ts: Vec<i64> = (0..10).map(|i| t0 + i * 15_000).collect();
+    engine
+        .append(&WriteBatch {
+            series: vec![series("up", "api", SeriesKind::Gauge, ts, vec![1.0; 10])],
+        })
+        .unwrap();
+    let snap = engine.snapshot();
+    let last = t0 + 9 * 15_000;
+    // Inside, overlapping either edge, and on both edges exactly.
+    for (mint, maxt) in [(t0, last), (t0 - 1000, t0), (last, last + 1000)] {
+        assert_eq!(
+            snap.label_names(&[], mint, maxt).unwrap(),
+            ["__name__", "job"],
+            "[{mint}, {maxt}]"
+        );
+        assert_eq!(snap.label_values("job", &[], mint, maxt).unwrap(), ["api"]);
+    }
+    // Entirely before and entirely after the head's samples.
+    for (mint, maxt) in [(t0 - 10_000, t0 - 1), (last + 1, last + 10_000)] {
+        assert!(
+            snap.label_names(&[], mint, maxt).unwrap().is_empty(),
+            "[{mint}, {maxt}]"
+        );
+        assert!(snap
+            .label_values("job", &[], mint, maxt)
+            .unwrap()
+            .is_empty());
+    }
+    drop(snap);
+    engine.close().unwrap();
+
+    // The bound survives a restart (the head is rebuilt from the WAL).
+    let engine = Engine::open(opts(dir.path())).unwrap();
+    let snap = engine.snapshot();
+    assert!(snap
+        .label_names(&[], t0 - 10_000, t0 - 1)
+        .unwrap()
+        .is_empty());
+    assert_eq!(snap.label_names(&[], t0, t0).unwrap(), ["__name__", "job"]);
+}

@@ -126,6 +126,9 @@ pub struct Head {
     series_count: AtomicUsize,
     persisted_through: AtomicI64,
     max_t: AtomicI64,
+    /// The oldest sample time the head has taken since it was opened (not
+    /// raised when flushed samples leave it: a lower bound).
+    min_t: AtomicI64,
 }
 
 /// Counts for `inspect` and `/metrics`.
@@ -149,6 +152,7 @@ impl Head {
             series_count: AtomicUsize::new(0),
             persisted_through: AtomicI64::new(persisted_through),
             max_t: AtomicI64::new(TimestampMs::MIN),
+            min_t: AtomicI64::new(TimestampMs::MAX),
         }
     }
 
@@ -170,6 +174,12 @@ impl Head {
     /// The newest sample time the head has seen.
     pub fn max_time(&self) -> Option<TimestampMs> {
         Some(self.max_t.load(Ordering::Acquire)).filter(|&t| t != TimestampMs::MIN)
+    }
+
+    /// No sample in the head is older than this (`None` when it never took
+    /// one).
+    pub fn min_time(&self) -> Option<TimestampMs> {
+        Some(self.min_t.load(Ordering::Acquire)).filter(|&t| t != TimestampMs::MAX)
     }
 
     fn shard(&self, hash: u64) -> &RwLock<Shard> {
@@ -234,7 +244,7 @@ impl Head {
             stored: Vec::with_capacity(batch.series.len()),
             late: Vec::new(),
         };
-        let mut batch_max = TimestampMs::MIN;
+        let (mut batch_min, mut batch_max) = (TimestampMs::MAX, TimestampMs::MIN);
         for sb in &batch.series {
             if sb.timestamps.len() != sb.values.len() {
                 reject_series(
@@ -281,8 +291,10 @@ impl Head {
                             value: v,
                         })
                     });
-                if let Some(&t) = ts.last() {
-                    batch_max = batch_max.max(t);
+                // Stored samples come out in time order.
+                if let (Some(&lo), Some(&hi)) = (ts.first(), ts.last()) {
+                    batch_min = batch_min.min(lo);
+                    batch_max = batch_max.max(hi);
                 }
                 (kind, ts, vs)
             };
@@ -300,6 +312,7 @@ impl Head {
         }
         if batch_max != TimestampMs::MIN {
             self.max_t.fetch_max(batch_max, Ordering::AcqRel);
+            self.min_t.fetch_min(batch_min, Ordering::AcqRel);
         }
         result
     }
@@ -318,16 +331,18 @@ impl Head {
         if data.kind == SeriesKind::Unknown {
             data.kind = kind;
         }
-        let mut max = TimestampMs::MIN;
+        let (mut min, mut max) = (TimestampMs::MAX, TimestampMs::MIN);
         for (&t, &v) in ts.iter().zip(vals) {
             if t > cut {
                 data.replay(t, v);
+                min = min.min(t);
                 max = max.max(t);
             }
         }
         drop(data);
         if max != TimestampMs::MIN {
             self.max_t.fetch_max(max, Ordering::AcqRel);
+            self.min_t.fetch_min(min, Ordering::AcqRel);
         }
     }
 

@@ -526,6 +526,15 @@ impl Snapshot {
         Ok(None)
     }
 
+    /// Whether the head may hold a visible sample in `[mint, maxt]`: its
+    /// visible samples lie after the cut, within `[min_time, max_time]`.
+    fn head_overlaps(&self, mint: TimestampMs, maxt: TimestampMs) -> bool {
+        match (self.head.min_time(), self.head.max_time()) {
+            (Some(lo), Some(hi)) => hi >= mint && lo <= maxt && self.cut < maxt,
+            _ => false,
+        }
+    }
+
     /// Label names of the series with samples in `[mint, maxt]` that match
     /// every matcher (all series when there are no matchers), sorted.
     pub fn label_names(
@@ -539,7 +548,7 @@ impl Snapshot {
             for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
                 names.extend(f.segment.label_names().into_iter().map(str::to_string));
             }
-            if self.head.max_time().is_some_and(|t| t >= mint) {
+            if self.head_overlaps(mint, maxt) {
                 names.extend(self.head.label_names());
             }
         } else {
@@ -564,7 +573,7 @@ impl Snapshot {
             for f in self.version.raw.iter().filter(|f| f.overlaps(mint, maxt)) {
                 values.extend(f.segment.label_values(name).into_iter().map(str::to_string));
             }
-            if self.head.max_time().is_some_and(|t| t >= mint) {
+            if self.head_overlaps(mint, maxt) {
                 values.extend(self.head.label_values(name));
             }
         } else {
