@@ -15,17 +15,23 @@
 //! - [`report`]: the operators' answers for one SLO (versions and
 //!   exclusions applied).
 //! - [`catalog`]: how the query evaluator finds SLO definitions.
+//! - [`alerting`]: multi-window, multi-burn-rate rules and their state.
+//! - [`incidents`]: breach intervals and the deploys before them.
+//! - [`gate`]: the deploy gate's checks and verdict.
 //!
 //! Data path: `report::SloEval::totals` → per version, the included pieces
 //! of the window → `count::Counter::count` → `Snapshot::summarize` per
 //! series and piece → `numbers`.
 
+pub mod alerting;
 pub mod calendar;
 pub mod catalog;
 pub mod count;
 pub mod duration;
 pub mod error;
 pub mod exclusion;
+pub mod gate;
+pub mod incidents;
 pub mod model;
 pub mod numbers;
 pub mod openslo;

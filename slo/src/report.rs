@@ -155,6 +155,55 @@ impl<'a> SloEval<'a> {
         Ok(out)
     }
 
+    /// Totals of `n` consecutive steps `(start + k*step, start + (k+1)*step]`,
+    /// in one pass over the series, when the budget is counted in events
+    /// (the counts are additive, so any window made of whole steps is the
+    /// sum of its steps). `None` with time slices, whose windows do not
+    /// decompose into steps: ask [`SloEval::totals`] per window instead.
+    pub fn step_totals(
+        &mut self,
+        start: TimestampMs,
+        step: i64,
+        n: usize,
+    ) -> Result<Option<Vec<Totals>>, SloError> {
+        let end = start.saturating_add(step.saturating_mul(n as i64));
+        let mut out = vec![Totals::default(); n];
+        if n == 0 || step <= 0 {
+            return Ok(Some(out));
+        }
+        if self.version_at(end).def.budgeting != Budgeting::Occurrences {
+            return Ok(None);
+        }
+        let holes = excluded_windows(self.exclusions, self.name(), start, end)?;
+        for (i, (x, y)) in self.version_ranges(start, end) {
+            let v = &self.versions[i];
+            // split the included windows at step edges, remembering the step
+            let mut pieces = Vec::new();
+            let mut owner = Vec::new();
+            for (a, b) in subtract(x, y, &holes) {
+                let mut at = a;
+                while at < b {
+                    let k = ((at - start) / step) as usize;
+                    let edge = start + (k as i64 + 1) * step;
+                    let to = edge.min(b);
+                    pieces.push((at, to));
+                    owner.push(k);
+                    at = to;
+                }
+            }
+            let c = self.counter.count(self.name(), &v.def.sli, &pieces)?;
+            let t = v.def.target();
+            for (j, &k) in owner.iter().enumerate() {
+                out[k].add(&Totals {
+                    good: c.good[j],
+                    total: c.total[j],
+                    allowed_bad: (1.0 - t) * c.total[j],
+                });
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// The budget period at `now`: the rolling window ending at `now`, or
     /// the calendar period holding `now` up to `now`.
     pub fn budget_period(&self, now: TimestampMs) -> Result<Piece, SloError> {
