@@ -19,9 +19,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod annotations;
 pub mod config;
 pub mod decode;
 pub mod grpc;
+pub mod grpc_annotations;
 pub mod grpc_ingest;
 pub mod http;
 pub mod ingest;
@@ -125,6 +127,10 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             .max_encoding_message_size(256 << 20)
             .send_compressed(tonic::codec::CompressionEncoding::Zstd)
             .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
+    let annotations = nines_proto::v1::annotations_server::AnnotationsServer::new(
+        grpc_annotations::AnnotationService(Arc::clone(&state)),
+    )
+    .max_decoding_message_size(max_msg);
     let mut grpc_stop = stopped.clone();
     let incoming =
         tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
@@ -133,6 +139,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             .concurrency_limit_per_connection(concurrent)
             .add_service(ingest)
             .add_service(query)
+            .add_service(annotations)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = grpc_stop.wait_for(|s| *s).await;
             })

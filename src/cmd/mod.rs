@@ -1,6 +1,8 @@
 //! Command-line commands and what they share: argument types, time parsing,
 //! progress bars, logging.
 
+mod annotate;
+mod client;
 mod compact;
 mod export;
 mod import;
@@ -42,6 +44,7 @@ pub enum Command {
     Compact(compact::Args),
     Verify(verify::Args),
     Write(write::Args),
+    Annotate(annotate::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compact(a) => compact::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Write(a) => write::run(a),
+        Command::Annotate(a) => annotate::run(a),
     }
 }
 

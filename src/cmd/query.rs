@@ -8,6 +8,7 @@ use std::time::Duration;
 use nines_engine::{Engine, EngineOptions};
 use nines_query::{instant_query, range_query, Cancel, QueryOptions};
 
+use super::client::{secs, EXIT_UNREACHABLE};
 use super::{parse_time, DataDir, EXIT_FAILURE};
 
 /// Evaluate a query, instant (`--time`, default now) or range (`--start`,
@@ -58,10 +59,6 @@ pub fn parse_step(s: &str) -> Result<i64, String> {
     nines_query::syntax::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
-/// Exit code when `--url` names a server that cannot be reached or does not
-/// answer with the Prometheus API.
-pub const EXIT_UNREACHABLE: u8 = 2;
-
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(url) = &a.url {
         return run_remote(url, &a);
@@ -96,13 +93,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_FAILURE))
         }
     }
-}
-
-/// Seconds as the HTTP API takes them (`1700000000.5`).
-fn secs(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let abs = ms.unsigned_abs();
-    format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
 }
 
 /// The form a query is POSTed with, and the endpoint.

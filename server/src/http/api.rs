@@ -58,7 +58,7 @@ fn truncated<T>(mut v: Vec<T>, limit: usize) -> Vec<T> {
 }
 
 /// Runs engine work off the async runtime.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -165,6 +165,6 @@ pub async fn exemplars(p: Params) -> Result<Response, ApiError> {
     Ok(success(json!([])))
 }
 
-fn storage(e: nines_engine::Error) -> ApiError {
+pub(super) fn storage(e: nines_engine::Error) -> ApiError {
     ApiError::internal(e.to_string())
 }

@@ -4,6 +4,7 @@
 //! metadata, build information), `write.rs` (remote-write), `ops.rs`
 //! (health, readiness, /metrics).
 
+mod annotate;
 mod api;
 mod ops;
 mod query;
@@ -40,6 +41,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(api::exemplars).post(api::exemplars),
         )
         .route("/api/v1/write", post(write::remote_write))
+        .route(
+            "/api/v1/annotations",
+            get(annotate::list).post(annotate::add),
+        )
         .route("/-/healthy", get(ops::healthy))
         .route("/-/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
