@@ -41,6 +41,7 @@ pub struct Config {
     pub grpc_listen: SocketAddr,
     pub storage: StorageConfig,
     pub limits: Limits,
+    pub alerting: AlertingConfig,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             storage: StorageConfig::default(),
             limits: Limits::default(),
+            alerting: AlertingConfig::default(),
         }
     }
 }
@@ -114,6 +116,31 @@ impl Default for Limits {
 }
 
 /// A configuration that does not make sense.
+/// SLO burn-rate alerting (`[alerting]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// Alertmanager base URL (`http://127.0.0.1:9093`); alerts go to its
+    /// v2 API. None: alerts are only served at /api/v1/alerts.
+    pub alertmanager_url: Option<String>,
+    /// How often every SLO is evaluated.
+    pub interval: String,
+    /// Burn rules `SEVERITY:LONG/SHORT:FACTOR` or `...:PERCENT%` of the
+    /// budget; empty: the SRE Workbook's table (page 1h/5m 14.4 and 6h/30m
+    /// 6, ticket 3d/6h 1).
+    pub rules: Vec<String>,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            alertmanager_url: None,
+            interval: "30s".into(),
+            rules: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(pub String);
@@ -148,7 +175,41 @@ impl Config {
         ))
     }
 
+    /// The burn policy of `[alerting] rules`.
+    pub fn burn_policy(&self) -> Result<nines_slo::alerting::BurnPolicy, ConfigError> {
+        if self.alerting.rules.is_empty() {
+            return Ok(nines_slo::alerting::BurnPolicy::default());
+        }
+        let rules = self
+            .alerting
+            .rules
+            .iter()
+            .map(|r| nines_slo::alerting::BurnRule::parse(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError(format!("alerting.rules: {e}")))?;
+        Ok(nines_slo::alerting::BurnPolicy { rules })
+    }
+
+    /// `[alerting] interval`.
+    pub fn alert_interval(&self) -> Result<Duration, ConfigError> {
+        let ms = parse_duration_ms(&self.alerting.interval)
+            .map_err(|e| ConfigError(format!("alerting.interval: {e}")))?;
+        if ms < 1000 {
+            return Err(ConfigError("alerting.interval must be at least 1s".into()));
+        }
+        Ok(Duration::from_millis(ms as u64))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.burn_policy()?;
+        self.alert_interval()?;
+        if let Some(u) = &self.alerting.alertmanager_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "alerting.alertmanager_url = {u:?}: expected an http:// or https:// URL"
+                )));
+            }
+        }
         self.sync_policy()?;
         self.query_timeout()?;
         parse_duration_ms(&self.storage.ooo_window).map_err(ConfigError)?;

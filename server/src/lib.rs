@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod annotations;
 pub mod config;
 pub mod decode;

@@ -7,6 +7,8 @@ use crate::exclusion::Exclusion;
 use crate::model::SloVersion;
 
 pub trait SloCatalog: Send + Sync {
+    /// Names of the SLOs not retired, sorted.
+    fn names(&self) -> Vec<String>;
     /// The SLO's versions ordered by `effective_from`; `None` when there is
     /// no SLO of that name.
     fn versions(&self, name: &str) -> Option<Vec<SloVersion>>;
@@ -22,6 +24,14 @@ pub struct MemCatalog {
 }
 
 impl SloCatalog for MemCatalog {
+    fn names(&self) -> Vec<String> {
+        self.slos
+            .iter()
+            .filter(|(_, v)| v.last().is_some_and(|v| v.effective_to.is_none()))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     fn versions(&self, name: &str) -> Option<Vec<SloVersion>> {
         self.slos.get(name).cloned()
     }

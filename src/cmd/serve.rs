@@ -31,6 +31,13 @@ pub struct Args {
     /// WAL sync policy: always (default), never, or interval:<duration>.
     #[arg(long, value_name = "POLICY", env = "NINES_SYNC")]
     pub sync: Option<String>,
+    /// Send SLO burn-rate alerts to this Alertmanager (its base URL,
+    /// `http://127.0.0.1:9093`).
+    #[arg(long, value_name = "URL", env = "NINES_ALERTMANAGER_URL")]
+    pub alertmanager_url: Option<String>,
+    /// How often SLO alerts are evaluated (default 30s).
+    #[arg(long, value_name = "D", env = "NINES_ALERT_INTERVAL")]
+    pub alert_interval: Option<String>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -49,6 +56,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(s) = a.sync {
         cfg.storage.sync = s;
+    }
+    if let Some(u) = a.alertmanager_url {
+        cfg.alerting.alertmanager_url = Some(u);
+    }
+    if let Some(i) = a.alert_interval {
+        cfg.alerting.interval = i;
     }
     cfg.validate()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
