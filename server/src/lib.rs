@@ -31,6 +31,7 @@ pub mod ingest;
 pub mod lookup;
 pub mod metrics;
 pub mod query;
+pub mod slo_ops;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -5,7 +5,9 @@ mod annotate;
 mod client;
 mod compact;
 mod export;
+mod gate;
 mod import;
+mod incidents;
 mod input;
 mod inspect;
 mod query;
@@ -45,6 +47,8 @@ pub enum Command {
     Verify(verify::Args),
     Write(write::Args),
     Annotate(annotate::Args),
+    Gate(gate::Args),
+    Incidents(incidents::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -58,6 +62,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(a),
         Command::Write(a) => write::run(a),
         Command::Annotate(a) => annotate::run(a),
+        Command::Gate(a) => gate::run(a),
+        Command::Incidents(a) => incidents::run(a),
     }
 }
 
