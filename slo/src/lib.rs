@@ -15,6 +15,9 @@
 //! - [`report`]: the operators' answers for one SLO (versions and
 //!   exclusions applied).
 //! - [`catalog`]: how the query evaluator finds SLO definitions.
+//! - [`store`]: the durable store of definitions, versions and exclusions
+//!   (a hash-chained log), the server's catalog; its changes are what the
+//!   audit log hears about.
 //!
 //! Data path: `report::SloEval::totals` → per version, the included pieces
 //! of the window → `count::Counter::count` → `Snapshot::summarize` per
@@ -30,6 +33,7 @@ pub mod model;
 pub mod numbers;
 pub mod openslo;
 pub mod report;
+pub mod store;
 
 pub use error::{Location, SloError};
 pub use model::{Budgeting, Objective, RatioEvents, Selector, Sli, Slo, SloVersion, Window};
