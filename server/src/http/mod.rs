@@ -1,12 +1,14 @@
 //! The HTTP server: Prometheus's HTTP API (what Grafana's Prometheus data
 //! source sends), the remote-write receiver, and operations endpoints. One
 //! file per area: `query.rs` (PromQL queries), `api.rs` (labels, series,
-//! metadata, build information), `write.rs` (remote-write), `ops.rs`
-//! (health, readiness, /metrics).
+//! metadata, build information), `write.rs` (remote-write), `slos.rs` and
+//! `exclusions.rs` (the SLO store), `ops.rs` (health, readiness, /metrics).
 
 mod api;
+mod exclusions;
 mod ops;
 mod query;
+mod slos;
 mod write;
 
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::json;
 
@@ -40,6 +42,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(api::exemplars).post(api::exemplars),
         )
         .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/slos", get(slos::list).post(slos::apply))
+        .route("/api/v1/slos/{name}", get(slos::get).delete(slos::retire))
+        .route("/api/v1/slos/{name}/history", get(slos::history))
+        .route(
+            "/api/v1/exclusions",
+            get(exclusions::list).post(exclusions::add),
+        )
+        .route("/api/v1/exclusions/{id}", delete(exclusions::delete))
         .route("/-/healthy", get(ops::healthy))
         .route("/-/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
