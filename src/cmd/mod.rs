@@ -1,13 +1,16 @@
 //! Command-line commands and what they share: argument types, time parsing,
 //! progress bars, logging.
 
+mod api;
 mod compact;
+mod exclusion;
 mod export;
 mod import;
 mod input;
 mod inspect;
 mod query;
 mod serve;
+mod slo;
 mod verify;
 mod write;
 
@@ -42,6 +45,8 @@ pub enum Command {
     Compact(compact::Args),
     Verify(verify::Args),
     Write(write::Args),
+    Slo(slo::Args),
+    Exclusion(exclusion::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compact(a) => compact::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Write(a) => write::run(a),
+        Command::Slo(a) => slo::run(a),
+        Command::Exclusion(a) => exclusion::run(a),
     }
 }
 
