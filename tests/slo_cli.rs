@@ -634,4 +634,39 @@ async fn slos_applied_over_the_cli_answer_grafana_exactly() {
         assert_eq!(o.status.code(), Some(2), "{o:?}");
         assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach"));
     }
+
+    // `nines verify` checks the SLO log; a damaged byte stops the server
+    // from starting, naming the file and the record's offset
+    let data = data_dir.to_str().unwrap();
+    let out = ok(&nines("", &["verify", "--data-dir", data]));
+    assert!(out.contains("SLO log 6 records"), "{out}");
+    let log = data_dir.join("meta/slo.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&log, &bytes).unwrap();
+    let o = nines("", &["verify", "--data-dir", data]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("DAMAGED {}: offset", log.display())),
+        "{out}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--data-dir", data])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{} is corrupted at byte offset", log.display())),
+        "{err}"
+    );
 }

@@ -18,7 +18,7 @@ mod state;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nines_engine::chainlog::{ChainLog, Hash};
+use nines_engine::chainlog::{ChainLog, Entry, Hash};
 use nines_engine::error::{Error as EngineError, IoContext};
 use nines_engine::TimestampMs;
 use parking_lot::{Mutex, RwLock};
@@ -89,6 +89,28 @@ impl SloStore {
         data_dir.join(DIR).join(FILE_NAME)
     }
 
+    /// Reads and replays the log at `path` without changing it (`nines
+    /// verify`, safe beside a running server): every problem with its
+    /// offset, where [`SloStore::open`] would stop at the first.
+    pub fn check(path: &Path) -> Result<LogCheck, SloError> {
+        let (entries, report) = ChainLog::verify(path, MAGIC)?;
+        let mut problems = report.damaged.clone();
+        problems.extend(report.broken_link.clone());
+        let mut state = State::default();
+        for e in &entries {
+            if let Err(why) = replay(&mut state, e) {
+                problems.push((e.offset, why));
+            }
+        }
+        problems.sort();
+        Ok(LogCheck {
+            records: report.records,
+            head: report.head,
+            torn_tail_at: report.torn_tail_at,
+            problems,
+        })
+    }
+
     /// Opens (creating) the log at `path` and replays it. A damaged record,
     /// a broken chain or a record that does not replay is an error naming
     /// the file and the record's offset; a torn final record (a crash
@@ -103,15 +125,7 @@ impl SloStore {
         }
         let mut state = State::default();
         for e in &entries {
-            let corrupt = |why: String| -> SloError {
-                EngineError::corrupted(path, e.offset, format!("SLO log record {}: {why}", e.seq))
-                    .into()
-            };
-            let rec = Record::decode(&e.body).map_err(corrupt)?;
-            let plan = state
-                .plan(&rec)
-                .map_err(|err| corrupt(format!("does not replay: {err}")))?;
-            state.commit(plan, e.seq, e.hash);
+            replay(&mut state, e).map_err(|why| EngineError::corrupted(path, e.offset, why))?;
         }
         Ok(SloStore {
             path: path.to_path_buf(),
@@ -298,6 +312,29 @@ impl SloStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// What [`SloStore::check`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogCheck {
+    pub records: u64,
+    /// The newest record's hash.
+    pub head: Hash,
+    /// A torn final record (a crash during an append; not damage): its
+    /// offset.
+    pub torn_tail_at: Option<u64>,
+    /// Damage: offset and the rule that broke, in file order.
+    pub problems: Vec<(u64, String)>,
+}
+
+/// Applies one log record to the state being rebuilt; why not, if not.
+fn replay(state: &mut State, e: &Entry) -> Result<(), String> {
+    let rec = Record::decode(&e.body).map_err(|why| format!("SLO log record {}: {why}", e.seq))?;
+    let plan = state
+        .plan(&rec)
+        .map_err(|err| format!("SLO log record {} does not replay: {err}", e.seq))?;
+    state.commit(plan, e.seq, e.hash);
+    Ok(())
 }
 
 impl SloCatalog for SloStore {

@@ -2,6 +2,7 @@ use std::sync::Mutex as StdMutex;
 
 use super::*;
 use crate::exclusion::Recurrence;
+use nines_engine::chainlog::ChainLog;
 
 fn yaml(name: &str, target: f64) -> String {
     format!(
@@ -399,4 +400,135 @@ fn parse_errors_name_the_file_and_write_nothing() {
     }
     assert!(s.list().is_empty());
     assert_eq!(s.head().0, 0);
+}
+
+#[test]
+fn check_reports_every_problem_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = SloStore::path_in(dir.path());
+    let s = SloStore::open(&path).unwrap();
+    apply(&s, &yaml("avail", 0.99), 1_000);
+    apply(&s, &yaml("avail", 0.995), 2_000);
+    s.retire("avail", at(3_000, "x")).unwrap();
+    let head = s.head();
+    drop(s);
+    let sound = SloStore::check(&path).unwrap();
+    assert_eq!(
+        sound,
+        LogCheck {
+            records: 3,
+            head: head.1,
+            torn_tail_at: None,
+            problems: vec![],
+        }
+    );
+    let (_, entries, _) = ChainLog::open(&path, MAGIC).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[entries[1].offset as usize + 60] ^= 1;
+    let end = bytes.len() as u64;
+    // the start of a record that a crash cut short
+    bytes.extend_from_slice(&[9, 0, 0]);
+    std::fs::write(&path, &bytes).unwrap();
+    let found = SloStore::check(&path).unwrap();
+    assert_eq!(found.torn_tail_at, Some(end));
+    assert_eq!(found.problems.len(), 1, "{found:?}");
+    assert_eq!(found.problems[0].0, entries[1].offset);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "check must not write");
+}
+
+/// The changes in `tests/fixtures/slo-log-v1.log`: every record type, two
+/// kinds of SLO, a backdated version, a reactivation.
+fn fixture_changes(s: &SloStore) {
+    let latency = r#"apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: latency
+spec:
+  service: api
+  indicator:
+    spec:
+      thresholdMetric:
+        metricSource:
+          spec:
+            query: http_request_duration_seconds_bucket{job="api"}
+  timeWindow:
+    - duration: 1M
+      calendar:
+        startTime: 2024-01-01 00:00:00
+        timeZone: Europe/Berlin
+  budgetingMethod: Timeslices
+  objectives:
+    - op: lte
+      value: 0.3
+      target: 0.99
+      timeSliceTarget: 0.95
+      timeSliceWindow: 5m
+"#;
+    let t = 1_767_571_200_000;
+    let file = format!("{}---\n{latency}", yaml("avail", 0.999));
+    apply(s, &file, t);
+    s.apply(
+        ApplyRequest {
+            file: "avail.yaml",
+            yaml: &yaml("avail", 0.995),
+            effective_from: Some(t + 1_000),
+        },
+        at(t + 86_400_000, "bob"),
+    )
+    .unwrap();
+    s.add_exclusion(
+        once(
+            Scope::Slos(vec!["avail".into(), "latency".into()]),
+            t + 5,
+            t + 9,
+        ),
+        t + 2,
+    )
+    .unwrap();
+    let rule =
+        Recurrence::parse("FREQ=WEEKLY;BYDAY=SU;BYHOUR=2", 7_200_000, "Europe/Berlin").unwrap();
+    s.add_exclusion(
+        NewExclusion {
+            schedule: Schedule::Recurring(rule),
+            category: Category::ThirdParty,
+            ..once(Scope::All, 0, 0)
+        },
+        t + 3,
+    )
+    .unwrap();
+    s.delete_exclusion("1", at(t + 4, "cid")).unwrap();
+    s.retire("latency", at(t + 5, "cid")).unwrap();
+    apply(s, latency, t + 6);
+}
+
+#[test]
+fn reads_the_v1_golden_fixture() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/slo-log-v1.log");
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.log");
+    let s = SloStore::open(&fresh).unwrap();
+    fixture_changes(&s);
+    drop(s);
+    if std::env::var_os("NINES_BLESS").is_some() {
+        std::fs::copy(&fresh, &fixture).unwrap();
+    }
+    let copy = dir.path().join("copy.log");
+    std::fs::copy(&fixture, &copy).unwrap();
+    let old = SloStore::open(&copy)
+        .expect("the v1 fixture must stay readable; never regenerate it for a format change");
+    let new = SloStore::open(&fresh).unwrap();
+    assert_eq!(old.list(), new.list());
+    assert_eq!(old.exclusion_list(true), new.exclusion_list(true));
+    assert_eq!(old.events(), new.events());
+    assert_eq!(old.head(), new.head());
+    assert_eq!(old.head().0, 7);
+    let lat = old.get("latency").unwrap();
+    assert_eq!((lat.versions.len(), lat.retired_at), (2, None));
+    assert_eq!(old.exclusions("avail").len(), 1);
+    // the same changes still write the same bytes
+    assert_eq!(
+        std::fs::read(&fixture).unwrap(),
+        std::fs::read(&fresh).unwrap()
+    );
 }
