@@ -11,7 +11,8 @@
 //!   is not past it (starts strictly increase per SLO); an explicit
 //!   `effective_from` must lie after the last version's start and not after
 //!   the record's time;
-//! - the previous version's `effective_to` becomes the new start;
+//! - the previous version's `effective_to` becomes the new start, unless
+//!   it was retired earlier (its end stays);
 //! - retiring sets the last version's `effective_to` (same clock rule).
 
 use std::collections::BTreeMap;
@@ -242,8 +243,14 @@ impl State {
                         versions: Vec::new(),
                         retired_at: None,
                     });
+                    // a retired version keeps its earlier end: the gap
+                    // until the new version counts for nothing
                     if let Some(last) = slo.versions.last_mut() {
-                        last.version.effective_to = Some(effective_from);
+                        let end = last
+                            .version
+                            .effective_to
+                            .map_or(effective_from, |t| t.min(effective_from));
+                        last.version.effective_to = Some(end);
                     }
                     slo.retired_at = None;
                     slo.versions.push(VersionInfo {

@@ -192,7 +192,16 @@ fn apply_change_retire_history_and_reopen() {
         reasons(&a),
         [("avail".into(), 4, Some(VersionReason::Reactivated))]
     );
-    assert_eq!(s.get("avail").unwrap().retired_at, None);
+    let info = s.get("avail").unwrap();
+    assert_eq!(info.retired_at, None);
+    // the retirement's end stays: 5_000 to 7_000 is governed by no version
+    let v: Vec<(i64, Option<i64>)> = info
+        .versions
+        .iter()
+        .skip(2)
+        .map(|v| (v.version.effective_from, v.version.effective_to))
+        .collect();
+    assert_eq!(v, [(3_001, Some(5_000)), (7_000, None)]);
 }
 
 #[test]
