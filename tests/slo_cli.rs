@@ -635,9 +635,33 @@ async fn slos_applied_over_the_cli_answer_grafana_exactly() {
         assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach"));
     }
 
+    // the offline query reads the same store and gives the same number
+    let data = data_dir.to_str().unwrap();
+    let out = ok(&nines(
+        "",
+        &[
+            "query",
+            &budget_q,
+            "--time",
+            &secs(t_end),
+            "--data-dir",
+            data,
+        ],
+    ));
+    let v: Json = serde_json::from_str(&out).unwrap();
+    let offline: f64 = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    close(
+        offline,
+        budget_remaining(all(&holes, &versions)),
+        "offline budget",
+    );
+
     // `nines verify` checks the SLO log; a damaged byte stops the server
     // from starting, naming the file and the record's offset
-    let data = data_dir.to_str().unwrap();
     let out = ok(&nines("", &["verify", "--data-dir", data]));
     assert!(out.contains("SLO log 6 records"), "{out}");
     let log = data_dir.join("meta/slo.log");
