@@ -208,7 +208,11 @@ impl State {
                 let i = self
                     .exclusion_index(id)
                     .ok_or_else(|| SloError::UnknownExclusion(id.clone()))?;
-                if self.exclusions[i].deleted_at.is_some() {
+                if self
+                    .exclusions
+                    .get(i)
+                    .is_some_and(|e| e.deleted_at.is_some())
+                {
                     return Err(SloError::Conflict(format!(
                         "exclusion {id:?} is already deleted"
                     )));
@@ -301,7 +305,10 @@ impl State {
                     Change::ExclusionAdded { exclusion }
                 }
                 Step::DeleteExclusion(i) => {
-                    let e = &mut self.exclusions[i];
+                    // `i` came from `plan` on this same state
+                    let Some(e) = self.exclusions.get_mut(i) else {
+                        continue;
+                    };
                     e.deleted_at = Some(at);
                     e.deleted_by.clone_from(&plan.author);
                     Change::ExclusionDeleted {
