@@ -10,6 +10,8 @@
 //! set to the time it stopped firing.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nines_engine::Engine;
@@ -18,6 +20,9 @@ use nines_slo::catalog::SloCatalog;
 use nines_slo::report::SloEval;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
+use tokio::sync::watch;
+
+use crate::state::AppState;
 
 /// The alert name every SLO burn alert carries.
 pub const ALERT_NAME: &str = "SLOErrorBudgetBurn";
@@ -88,6 +93,8 @@ pub struct Alerter {
     alertmanager: Option<String>,
     state: Mutex<State>,
     client: reqwest::Client,
+    /// Failed sends to Alertmanager (`/metrics`).
+    pub send_errors: AtomicU64,
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -108,6 +115,7 @@ impl Alerter {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            send_errors: AtomicU64::new(0),
         }
     }
 
@@ -294,6 +302,35 @@ impl Alerter {
             })
             .collect();
         json!({ "groups": groups })
+    }
+}
+
+/// Evaluates every `interval` until `stopped` turns true, and sends what
+/// changed to Alertmanager. A failed send is logged and retried at the next
+/// evaluation (firing alerts are re-sent every time anyway).
+pub async fn run(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
+    let alerter = Arc::clone(&state.alerter);
+    let mut tick = tokio::time::interval(alerter.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let st = Arc::clone(&state);
+        let now = crate::http::now_ms();
+        let sent = tokio::task::spawn_blocking(move || {
+            st.alerter.evaluate(&st.engine, st.slos.as_ref(), now)
+        })
+        .await;
+        let Ok(alerts) = sent else {
+            tracing::warn!("SLO alert evaluation task failed");
+            continue;
+        };
+        if let Err(e) = alerter.notify(alerts).await {
+            tracing::warn!(error = %e, "sending SLO alerts to Alertmanager failed");
+            alerter.send_errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

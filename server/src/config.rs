@@ -268,6 +268,54 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
 mod tests {
     use super::*;
 
+    /// docs/configuration.md shows every setting with its default: the
+    /// example must parse, validate and equal `Config::default()` (apart
+    /// from the alerting rules it spells out, which equal the default
+    /// policy).
+    #[test]
+    fn the_documented_configuration_is_the_default() {
+        let doc = include_str!("../../docs/configuration.md");
+        let toml_text = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|t| t.split("```").next())
+            .expect("a toml block in docs/configuration.md");
+        let cfg: Config = toml::from_str(toml_text).expect("the documented config parses");
+        cfg.validate().expect("the documented config is valid");
+        assert_eq!(
+            cfg.burn_policy().unwrap(),
+            nines_slo::alerting::BurnPolicy::default()
+        );
+        let mut same = cfg.clone();
+        same.alerting.rules.clear();
+        assert_eq!(same, Config::default());
+    }
+
+    #[test]
+    fn bad_alerting_settings_are_named() {
+        let mut c = Config::default();
+        c.alerting.rules = vec!["page:1h:14".into()];
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("alerting.rules"));
+        let mut c = Config::default();
+        c.alerting.interval = "10ms".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("alerting.interval"));
+        let mut c = Config::default();
+        c.alerting.alertmanager_url = Some("localhost:9093".into());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("alertmanager_url"));
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration_ms("1h30m"), Ok(5_400_000));

@@ -9,11 +9,12 @@
 //!   remote-write) straight into engine batches.
 //! - [`grpc_ingest`]: the `nines.v1` `Ingest` service, decoding with [`decode`].
 //! - [`grpc`]: the `nines.v1` `Query` service (tonic).
-//! - [`http`]: Prometheus HTTP API, remote-write receiver, /metrics (axum).
+//! - [`http`]: Prometheus HTTP API, remote-write receiver, the SLO and
+//!   exclusion API, /metrics (axum).
 //! - [`query`]: query execution shared by HTTP and gRPC.
 //! - [`metrics`]: the server's own metrics.
 //!
-//! Lifecycle: [`start`] opens the engine, binds both listeners (port 0 picks
+//! Lifecycle: [`start`] opens the engine and the SLO store, binds both listeners (port 0 picks
 //! a free port) and serves until [`RunningServer::shutdown`]: stop accepting,
 //! finish requests in flight, close the engine (WAL synced).
 
@@ -39,6 +40,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nines_engine::Engine;
+use nines_slo::store::SloStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -52,6 +54,8 @@ pub enum ServerError {
     Config(#[from] config::ConfigError),
     #[error(transparent)]
     Engine(#[from] nines_engine::Error),
+    #[error("SLO store: {0}")]
+    Slo(#[from] nines_slo::SloError),
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
         what: &'static str,
@@ -70,6 +74,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     http: JoinHandle<Result<(), String>>,
     grpc: JoinHandle<Result<(), String>>,
+    alerts: JoinHandle<()>,
 }
 
 /// Opens the data directory and starts serving HTTP and gRPC.
@@ -97,12 +102,20 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         .map_err(|e| ServerError::Serve(e.to_string()))?;
 
     let opts = config.engine_options()?;
-    let engine = tokio::task::spawn_blocking(move || Engine::open(opts))
-        .await
-        .map_err(|e| ServerError::Serve(format!("engine open task failed: {e}")))??;
-    let state = Arc::new(AppState::new(Arc::new(engine), config)?);
+    let slo_log = SloStore::path_in(&config.data_dir);
+    // The engine first: its lock on the data directory also guards the SLO
+    // log against a second server.
+    let (engine, slos) = tokio::task::spawn_blocking(move || {
+        let engine = Engine::open(opts)?;
+        let slos = SloStore::open(&slo_log)?;
+        Ok::<_, ServerError>((engine, slos))
+    })
+    .await
+    .map_err(|e| ServerError::Serve(format!("engine open task failed: {e}")))??;
+    let state = Arc::new(AppState::new(Arc::new(engine), Arc::new(slos), config)?);
     let (stop, stopped) = watch::channel(false);
 
+    let alerts = tokio::spawn(alerts::run(Arc::clone(&state), stopped.clone()));
     let router = http::router(Arc::clone(&state));
     let mut http_stop = stopped.clone();
     let http = tokio::spawn(async move {
@@ -157,6 +170,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         stop,
         http,
         grpc,
+        alerts,
     })
 }
 
@@ -176,6 +190,7 @@ impl RunningServer {
             .map_err(|e| ServerError::Serve(e.to_string()))?;
         http.map_err(ServerError::Serve)?;
         grpc.map_err(ServerError::Serve)?;
+        let _ = self.alerts.await;
         let state = self.state;
         tokio::task::spawn_blocking(move || match Arc::try_unwrap(state) {
             Ok(st) => match Arc::try_unwrap(st.engine) {

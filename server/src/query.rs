@@ -179,6 +179,7 @@ async fn run(st: &Arc<AppState>, req: QueryRequest, started: Instant) -> Result<
     let opts = QueryOptions {
         timeout: left,
         max_samples: st.config.limits.max_samples_per_query,
+        slo_catalog: Some(st.slo_catalog.clone()),
         ..QueryOptions::default()
     };
     let cancel = Cancel::new();

@@ -1,5 +1,5 @@
-//! What every handler shares: the engine, the limits, the metrics, the
-//! memory budget for writes in flight and the query slots.
+//! What every handler shares: the engine, the SLO store, the limits, the
+//! metrics, the memory budget for writes in flight and the query slots.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nines_engine::{Engine, SeriesKind};
+use nines_query::eval::SloCatalogRef;
+use nines_slo::store::SloStore;
 use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -26,6 +28,10 @@ pub struct MetricMeta {
 
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// SLO definitions, versions and exclusions (`DATA/meta/slo.log`).
+    pub slos: Arc<SloStore>,
+    /// The same store as the query evaluator's catalog.
+    pub slo_catalog: SloCatalogRef,
     pub config: Config,
     pub metrics: Metrics,
     pub query_timeout: Duration,
@@ -35,6 +41,8 @@ pub struct AppState {
     pub metadata: RwLock<BTreeMap<String, MetricMeta>>,
     /// False until startup finished and while shutting down (`/-/ready`).
     pub ready: AtomicBool,
+    /// SLO burn-rate alerts (`/api/v1/alerts`, `/api/v1/rules`).
+    pub alerter: Arc<crate::alerts::Alerter>,
 }
 
 /// Memory reserved for one write; released when dropped.
@@ -67,12 +75,21 @@ pub enum Overload {
 impl AppState {
     pub fn new(
         engine: Arc<Engine>,
+        slos: Arc<SloStore>,
         config: Config,
     ) -> Result<AppState, crate::config::ConfigError> {
         let query_timeout = config.query_timeout()?;
         let budget = config.limits.inflight_bytes;
+        let alerter = Arc::new(crate::alerts::Alerter::new(
+            config.burn_policy()?,
+            config.alert_interval()?,
+            config.alerting.alertmanager_url.clone(),
+        ));
         Ok(AppState {
+            alerter,
             engine,
+            slo_catalog: SloCatalogRef(Arc::clone(&slos) as _),
+            slos,
             metrics: Metrics::new(budget as u64),
             query_timeout,
             inflight: Arc::new(Semaphore::new((budget / PERMIT_BYTES).max(1))),

@@ -44,6 +44,13 @@ pub enum SloError {
     #[error("no SLO named {0:?}")]
     UnknownSlo(String),
 
+    #[error("no exclusion with id {0:?}")]
+    UnknownExclusion(String),
+
+    /// A change the current state refuses (retiring a retired SLO).
+    #[error("conflict: {0}")]
+    Conflict(String),
+
     #[error("invalid: {0}")]
     Invalid(String),
 

@@ -111,6 +111,31 @@ impl Recurrence {
         Ok(r)
     }
 
+    /// The rule as [`Recurrence::parse`] reads it (`FREQ=WEEKLY;BYDAY=SU;BYHOUR=2`).
+    pub fn rule(&self) -> String {
+        const DAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+        let list = |v: &[u8]| v.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
+        let mut out = match self.freq {
+            Freq::Daily => "FREQ=DAILY".to_string(),
+            Freq::Weekly => "FREQ=WEEKLY".to_string(),
+        };
+        if !self.by_day.is_empty() {
+            let days: Vec<&str> = self
+                .by_day
+                .iter()
+                .filter_map(|d| DAYS.get(usize::from(*d)).copied())
+                .collect();
+            out.push_str(&format!(";BYDAY={}", days.join(",")));
+        }
+        if !self.by_hour.is_empty() {
+            out.push_str(&format!(";BYHOUR={}", list(&self.by_hour)));
+        }
+        if !self.by_minute.is_empty() {
+            out.push_str(&format!(";BYMINUTE={}", list(&self.by_minute)));
+        }
+        out
+    }
+
     /// Occurrences `[start, end)` that overlap `[from, to)`, in order.
     pub fn occurrences(
         &self,
@@ -185,6 +210,39 @@ pub struct Exclusion {
 }
 
 impl Exclusion {
+    /// Checks what the types cannot: a non-empty interval or a rule that
+    /// [`Recurrence::parse`] would accept, and a scope naming some SLO.
+    pub fn validate(&self) -> Result<(), SloError> {
+        let bad = |m: String| Err(SloError::Invalid(format!("exclusion {:?}: {m}", self.id)));
+        if let Scope::Slos(names) = &self.scope {
+            if names.is_empty() || names.iter().any(String::is_empty) {
+                return bad("it must name at least one SLO, or cover all".into());
+            }
+        }
+        match &self.schedule {
+            Schedule::Once { start, end } if start >= end => {
+                bad(format!("start {start} must be before end {end}"))
+            }
+            Schedule::Once { .. } => Ok(()),
+            Schedule::Recurring(r) => {
+                zone(&r.tz)?;
+                if r.duration_ms <= 0 {
+                    return bad("the duration must be positive".into());
+                }
+                if r.by_day.iter().any(|d| *d > 6)
+                    || r.by_hour.iter().any(|h| *h > 23)
+                    || r.by_minute.iter().any(|m| *m > 59)
+                {
+                    return bad("a day, hour or minute of the rule is out of range".into());
+                }
+                if r.freq == Freq::Weekly && r.by_day.is_empty() {
+                    return bad("FREQ=WEEKLY needs BYDAY".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub fn covers(&self, slo: &str) -> bool {
         match &self.scope {
             Scope::All => true,
@@ -289,6 +347,15 @@ mod tests {
                 (ms("2024-03-31T01:00:00Z"), ms("2024-03-31T03:00:00Z")),
                 (ms("2024-04-07T00:00:00Z"), ms("2024-04-07T02:00:00Z")),
             ]
+        );
+        assert_eq!(r.rule(), "FREQ=WEEKLY;BYDAY=SU;BYHOUR=2");
+        let two =
+            Recurrence::parse("FREQ=DAILY;BYDAY=MO,FR;BYHOUR=2,14;BYMINUTE=30", 1, "UTC").unwrap();
+        assert_eq!(
+            Recurrence::parse(&two.rule(), 1, "UTC").unwrap(),
+            two,
+            "{}",
+            two.rule()
         );
         assert!(Recurrence::parse("FREQ=WEEKLY", 1, "UTC").is_err());
         assert!(Recurrence::parse("FREQ=HOURLY", 1, "UTC").is_err());

@@ -18,6 +18,9 @@
 //! - [`alerting`]: multi-window, multi-burn-rate rules and their state.
 //! - [`incidents`]: breach intervals and the deploys before them.
 //! - [`gate`]: the deploy gate's checks and verdict.
+//! - [`store`]: the durable store of definitions, versions and exclusions
+//!   (a hash-chained log), the server's catalog; its changes are what the
+//!   audit log hears about.
 //!
 //! Data path: `report::SloEval::totals` → per version, the included pieces
 //! of the window → `count::Counter::count` → `Snapshot::summarize` per
@@ -36,6 +39,7 @@ pub mod model;
 pub mod numbers;
 pub mod openslo;
 pub mod report;
+pub mod store;
 
 pub use error::{Location, SloError};
 pub use model::{Budgeting, Objective, RatioEvents, Selector, Sli, Slo, SloVersion, Window};

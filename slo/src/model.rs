@@ -150,8 +150,9 @@ impl Slo {
 
 /// An immutable version of an SLO. Versions of one SLO are ordered by
 /// `effective_from`; each governs the event times from its `effective_from`
-/// up to the next one's (the first also governs all time before it), and
-/// the last up to its `effective_to` (set when the SLO is retired).
+/// (the first also all time before it) up to the next one's, or up to its
+/// own `effective_to` when that is earlier (set when the SLO is retired; a
+/// retired SLO applied again leaves a gap that counts for nothing).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SloVersion {
     pub version: u32,

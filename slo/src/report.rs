@@ -4,7 +4,9 @@
 //! Rules where versions meet (SLO_SEMANTICS.md fixes the rest):
 //! - an event is counted with the definition (selectors, target) of the
 //!   version in force at its time; the first version also governs all time
-//!   before it;
+//!   before it; a version ends at the next one's start or at its own
+//!   `effective_to`, whichever is first (a retired SLO counts nothing until
+//!   it is applied again);
 //! - the budgeting method, the slice length and the time zone are those of
 //!   the version in force at the window's end;
 //! - with time slices, a slice belongs to the version in force at its end,
@@ -19,6 +21,33 @@ use crate::error::SloError;
 use crate::exclusion::{excluded_windows, subtract, Exclusion};
 use crate::model::{Budgeting, SloVersion, Window};
 use crate::numbers::{self, Compliance, Totals};
+
+/// The windows `(from, to]` each version governs, clipped to `(a, b]`:
+/// version `i` governs the event times `[from_i, end_i)`, where `end_i` is
+/// the next version's start or, when earlier, its own `effective_to` (an SLO
+/// retired and applied again later counts nothing in between); an integer
+/// millisecond interval `[s, e)` is the window `(s - 1, e - 1]`.
+fn version_ranges(versions: &[SloVersion], a: TimestampMs, b: TimestampMs) -> Vec<(usize, Piece)> {
+    let mut out = Vec::new();
+    for (i, v) in versions.iter().enumerate() {
+        let from = if i == 0 {
+            TimestampMs::MIN
+        } else {
+            v.effective_from.saturating_sub(1)
+        };
+        let end = match (versions.get(i + 1), v.effective_to) {
+            (Some(next), Some(to)) => Some(next.effective_from.min(to)),
+            (Some(next), None) => Some(next.effective_from),
+            (None, to) => to,
+        };
+        let to = end.map_or(TimestampMs::MAX, |t| t.saturating_sub(1));
+        let (x, y) = (from.max(a), to.min(b));
+        if x < y {
+            out.push((i, (x, y)));
+        }
+    }
+    out
+}
 
 /// One SLO's versions (ordered by `effective_from`, at least one) and the
 /// exclusions to apply.
@@ -60,29 +89,8 @@ impl<'a> SloEval<'a> {
         &self.versions[0].def.name
     }
 
-    /// The windows `(from, to]` each version governs, clipped to `(a, b]`:
-    /// version `i` governs the event times `[from_i, from_i+1)` (an integer
-    /// millisecond interval `[s, e)` is the window `(s - 1, e - 1]`).
     fn version_ranges(&self, a: TimestampMs, b: TimestampMs) -> Vec<(usize, Piece)> {
-        let mut out = Vec::new();
-        for (i, v) in self.versions.iter().enumerate() {
-            let from = if i == 0 {
-                TimestampMs::MIN
-            } else {
-                v.effective_from.saturating_sub(1)
-            };
-            let to = match self.versions.get(i + 1) {
-                Some(next) => next.effective_from.saturating_sub(1),
-                None => v
-                    .effective_to
-                    .map_or(TimestampMs::MAX, |t| t.saturating_sub(1)),
-            };
-            let (x, y) = (from.max(a), to.min(b));
-            if x < y {
-                out.push((i, (x, y)));
-            }
-        }
-        out
+        version_ranges(self.versions, a, b)
     }
 
     /// Good, total and allowed bad over `(a, b]` in budgeting units.
@@ -274,5 +282,53 @@ impl<'a> SloEval<'a> {
         let tz = calendar::zone(self.version_at(now).def.tz_name())?;
         let p = calendar::last_closed_period(now, unit, &tz)?;
         Ok((p, numbers::compliance(&self.totals(p.start, p.end)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Objective, RatioEvents, Selector, Sli, Slo};
+
+    fn v(version: u32, from: i64, to: Option<i64>) -> SloVersion {
+        SloVersion {
+            version,
+            effective_from: from,
+            effective_to: to,
+            def: Slo {
+                name: "a".into(),
+                service: "s".into(),
+                description: None,
+                sli: Sli::Ratio {
+                    events: RatioEvents::Bad(Selector::parse("e_total").unwrap()),
+                    total: Selector::parse("t_total").unwrap(),
+                },
+                objectives: vec![Objective {
+                    display_name: None,
+                    target: 0.9,
+                }],
+                window: Window::Rolling { ms: 1000 },
+                budgeting: Budgeting::Occurrences,
+            },
+        }
+    }
+
+    #[test]
+    fn versions_govern_up_to_the_next_start_or_their_own_end() {
+        // v1 from 100 (and all time before), retired at 200, applied again
+        // as v2 at 300 and retired at 400: events at 200..=299 and from 400
+        // on count for nothing
+        let vs = [v(1, 100, Some(200)), v(2, 300, Some(400))];
+        assert_eq!(
+            version_ranges(&vs, 0, 1000),
+            vec![(0, (0, 199)), (1, (299, 399))]
+        );
+        // changed without a retirement: each ends where the next begins
+        let vs = [v(1, 100, Some(300)), v(2, 300, None)];
+        assert_eq!(
+            version_ranges(&vs, 0, 1000),
+            vec![(0, (0, 299)), (1, (299, 1000))]
+        );
+        assert_eq!(version_ranges(&vs, 350, 360), vec![(1, (350, 360))]);
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use reqwest::Method;
 
-use super::client::{self, secs, Body};
+use super::api::{query, secs, Answer, Body, Server};
 use super::{fmt_time, parse_time};
 
 /// Record a deploy or an incident, or list annotations.
@@ -28,16 +28,6 @@ pub enum What {
     Incident(Incident),
     /// List annotations.
     List(List),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct Server {
-    /// Base URL of the server's HTTP API (`http://127.0.0.1:9090`).
-    #[arg(long, value_name = "URL", env = "NINES_URL")]
-    pub url: String,
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,14 +110,8 @@ fn push(form: &mut Vec<(&'static str, String)>, key: &'static str, v: &Option<St
 }
 
 fn record(server: &Server, form: Vec<(&'static str, String)>) -> anyhow::Result<ExitCode> {
-    match client::call(
-        Method::POST,
-        &server.url,
-        "api/v1/annotations",
-        &[],
-        Body::Form(&form),
-    ) {
-        Ok(data) => {
+    match server.call(Method::POST, "api/v1/annotations", Body::Form(form)) {
+        Ok(Answer::Ok(data)) => {
             if server.json {
                 println!("{data}");
             } else {
@@ -146,7 +130,7 @@ fn record(server: &Server, form: Vec<(&'static str, String)>) -> anyhow::Result<
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(f) => Ok(f.report()),
+        Ok(Answer::Refused(code)) | Err(code) => Ok(code),
     }
 }
 
@@ -190,19 +174,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(super::EXIT_FAILURE));
                 }
             };
-            let mut q = vec![("start", secs(start)), ("end", secs(now))];
-            push(&mut q, "kind", &l.kind);
-            push(&mut q, "service", &l.service);
-            push(&mut q, "env", &l.env);
-            let data = match client::call(
-                Method::GET,
-                &l.server.url,
-                "api/v1/annotations",
-                &q,
-                Body::None,
-            ) {
-                Ok(d) => d,
-                Err(f) => return Ok(f.report()),
+            let q = query(&[
+                ("start", Some(secs(start))),
+                ("end", Some(secs(now))),
+                ("kind", l.kind.clone()),
+                ("service", l.service.clone()),
+                ("env", l.env.clone()),
+            ]);
+            let path = format!("api/v1/annotations{q}");
+            let data = match l.server.call(Method::GET, &path, Body::None) {
+                Ok(Answer::Ok(d)) => d,
+                Ok(Answer::Refused(code)) | Err(code) => return Ok(code),
             };
             if l.server.json {
                 println!("{data}");

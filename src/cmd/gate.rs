@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use reqwest::Method;
 use serde_json::Value as Json;
 
-use super::client::{self, Body, Failure};
+use super::api::{Answer, Body};
 use super::fmt_time;
 
 /// Exit code when the gate could not decide.
@@ -58,8 +58,7 @@ pub struct Args {
     pub json: bool,
 }
 
-fn undecided(f: Failure) -> ExitCode {
-    let _ = f.report();
+fn undecided() -> ExitCode {
     eprintln!("gate: could not decide (exit 2)");
     ExitCode::from(UNDECIDED)
 }
@@ -127,9 +126,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         form.push(("reason", a.reason.clone().unwrap_or_default()));
         form.push(("approver", a.approver.clone().unwrap_or_default()));
     }
-    let d = match client::call(Method::POST, &a.url, "api/v1/gate", &[], Body::Form(&form)) {
-        Ok(d) => d,
-        Err(f) => return Ok(undecided(f)),
+    let server = super::api::Server {
+        url: a.url.clone(),
+        json: false,
+    };
+    let d = match server.call(Method::POST, "api/v1/gate", Body::Form(form)) {
+        Ok(Answer::Ok(d)) => d,
+        Ok(Answer::Refused(_)) | Err(_) => return Ok(undecided()),
     };
     if a.json {
         println!("{d}");

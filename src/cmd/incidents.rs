@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use reqwest::Method;
 
 use super::annotate::parse_since;
-use super::client::{self, secs, Body};
+use super::api::{query, secs, Answer, Body, Server};
 use super::fmt_time;
 
 /// List an SLO's breach intervals: the runs of time its burn-rate alerts
@@ -18,9 +18,8 @@ use super::fmt_time;
 /// unreachable.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Base URL of the server's HTTP API (`http://127.0.0.1:9090`).
-    #[arg(long, value_name = "URL", env = "NINES_URL")]
-    pub url: String,
+    #[command(flatten)]
+    pub server: Server,
     /// The SLO.
     #[arg(long)]
     pub slo: String,
@@ -36,9 +35,6 @@ pub struct Args {
     /// How long before an onset a deploy counts as its likely cause.
     #[arg(long, default_value = "1h")]
     pub deploy_window: String,
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -50,19 +46,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_FAILURE));
         }
     };
-    let q = vec![
-        ("slo", a.slo.clone()),
-        ("start", secs(from)),
-        ("end", secs(now)),
-        ("step", a.step.clone()),
-        ("severity", a.severity.clone()),
-        ("deploy_window", a.deploy_window.clone()),
-    ];
-    let d = match client::call(Method::GET, &a.url, "api/v1/incidents", &q, Body::None) {
-        Ok(d) => d,
-        Err(f) => return Ok(f.report()),
+    let q = query(&[
+        ("slo", Some(a.slo.clone())),
+        ("start", Some(secs(from))),
+        ("end", Some(secs(now))),
+        ("step", Some(a.step.clone())),
+        ("severity", Some(a.severity.clone())),
+        ("deploy_window", Some(a.deploy_window.clone())),
+    ]);
+    let d = match a
+        .server
+        .call(Method::GET, &format!("api/v1/incidents{q}"), Body::None)
+    {
+        Ok(Answer::Ok(d)) => d,
+        Ok(Answer::Refused(code)) | Err(code) => return Ok(code),
     };
-    if a.json {
+    if a.server.json {
         println!("{d}");
         return Ok(ExitCode::SUCCESS);
     }

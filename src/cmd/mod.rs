@@ -2,8 +2,9 @@
 //! progress bars, logging.
 
 mod annotate;
-mod client;
+mod api;
 mod compact;
+mod exclusion;
 mod export;
 mod gate;
 mod import;
@@ -12,6 +13,7 @@ mod input;
 mod inspect;
 mod query;
 mod serve;
+mod slo;
 mod verify;
 mod write;
 
@@ -49,6 +51,8 @@ pub enum Command {
     Annotate(annotate::Args),
     Gate(gate::Args),
     Incidents(incidents::Args),
+    Slo(slo::Args),
+    Exclusion(exclusion::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -64,6 +68,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Annotate(a) => annotate::run(a),
         Command::Gate(a) => gate::run(a),
         Command::Incidents(a) => incidents::run(a),
+        Command::Slo(a) => slo::run(a),
+        Command::Exclusion(a) => exclusion::run(a),
     }
 }
 

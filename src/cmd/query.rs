@@ -1,14 +1,18 @@
 //! `nines query`: run a PromQL query and print the result as Prometheus's
-//! HTTP API JSON, offline over a data directory or through a running
-//! server's HTTP API (`--url`).
+//! HTTP API JSON, offline over a data directory (with the SLOs stored in
+//! it) or through a running server's HTTP API (`--url`).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use nines_engine::{Engine, EngineOptions};
-use nines_query::{instant_query, range_query, Cancel, QueryOptions};
+use std::sync::Arc;
 
-use super::client::{secs, EXIT_UNREACHABLE};
+use nines_engine::{Engine, EngineOptions};
+use nines_query::eval::SloCatalogRef;
+use nines_query::{instant_query, range_query, Cancel, QueryOptions};
+use nines_slo::store::SloStore;
+
+use super::api::{secs, EXIT_UNREACHABLE};
 use super::{parse_time, DataDir, EXIT_FAILURE};
 
 /// Evaluate a query, instant (`--time`, default now) or range (`--start`,
@@ -67,9 +71,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("data directory {} does not exist", a.dir.data_dir.display());
     }
     let engine = Engine::open(EngineOptions::new(&a.dir.data_dir).background(false))?;
+    // after the engine, whose lock guards the SLO log as it does for the server
+    let slo_log = SloStore::path_in(&a.dir.data_dir);
+    let slo_catalog = if slo_log.exists() {
+        Some(SloCatalogRef(Arc::new(SloStore::open(&slo_log)?)))
+    } else {
+        None
+    };
     let snap = engine.snapshot();
     let opts = QueryOptions {
         timeout: Duration::from_millis(a.timeout.max(1) as u64),
+        slo_catalog,
         ..QueryOptions::default()
     };
     let cancel = Cancel::new();

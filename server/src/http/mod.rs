@@ -1,13 +1,16 @@
 //! The HTTP server: Prometheus's HTTP API (what Grafana's Prometheus data
 //! source sends), the remote-write receiver, and operations endpoints. One
 //! file per area: `query.rs` (PromQL queries), `api.rs` (labels, series,
-//! metadata, build information), `write.rs` (remote-write), `ops.rs`
-//! (health, readiness, /metrics).
+//! metadata, build information), `write.rs` (remote-write), `slos.rs` and
+//! `exclusions.rs` (the SLO store), `ops.rs` (health, readiness, /metrics).
 
 mod annotate;
 mod api;
+mod exclusions;
 mod ops;
 mod query;
+mod slo_ops;
+mod slos;
 mod write;
 
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::json;
 
@@ -45,6 +48,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/annotations",
             get(annotate::list).post(annotate::add),
         )
+        .route("/api/v1/slos", get(slos::list).post(slos::apply))
+        .route("/api/v1/slos/{name}", get(slos::get).delete(slos::retire))
+        .route("/api/v1/slos/{name}/history", get(slos::history))
+        .route(
+            "/api/v1/exclusions",
+            get(exclusions::list).post(exclusions::add),
+        )
+        .route("/api/v1/exclusions/{id}", delete(exclusions::delete))
+        .route("/api/v1/gate", post(slo_ops::gate))
+        .route("/api/v1/incidents", get(slo_ops::incidents))
+        .route("/api/v1/alerts", get(slo_ops::alerts))
+        .route("/api/v1/rules", get(slo_ops::rules))
         .route("/-/healthy", get(ops::healthy))
         .route("/-/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
