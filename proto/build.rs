@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "nines/v1/ingest.proto",
         "nines/v1/query.proto",
         "nines/v1/annotations.proto",
+        "nines/v1/slos.proto",
         "prometheus/remote.proto",
     ];
     for f in files {

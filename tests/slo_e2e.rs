@@ -327,6 +327,42 @@ async fn slos_from_yaml_to_gate_alert_and_incident() {
         stdout(&o)
     );
 
+    // the same store and gate over gRPC
+    let mut slos = v1::slos_client::SlosClient::connect(s.grpc.clone())
+        .await
+        .unwrap();
+    let list = slos.list(v1::ListSlosRequest {}).await.unwrap().into_inner();
+    let list: serde_json::Value = serde_json::from_str(&list.json).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let missing = slos
+        .get(v1::SloRequest {
+            name: "no-such-slo".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+    let bad = slos
+        .apply(v1::ApplySlosRequest {
+            yaml: "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: x\n  colour: red\n".into(),
+            file: "bad.yaml".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(bad.message().contains("bad.yaml"), "{}", bad.message());
+    let g = slos
+        .gate(v1::GateRequest {
+            slo: "cart-availability".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let g: serde_json::Value = serde_json::from_str(&g.json).unwrap();
+    assert_eq!(g["verdict"], "promote", "{g}");
+
     // the burn alert reaches Alertmanager, and Grafana's endpoints list it
     let am_url = format!("{}/api/v2/alerts", am.url);
     let alert = wait_for("the alert in Alertmanager", || {

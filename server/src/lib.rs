@@ -27,6 +27,7 @@ pub mod decode;
 pub mod grpc;
 pub mod grpc_annotations;
 pub mod grpc_ingest;
+pub mod grpc_slos;
 pub mod http;
 pub mod ingest;
 pub mod lookup;
@@ -146,6 +147,10 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         grpc_annotations::AnnotationService(Arc::clone(&state)),
     )
     .max_decoding_message_size(max_msg);
+    let slos = nines_proto::v1::slos_server::SlosServer::new(grpc_slos::SloService::new(
+        Arc::clone(&state),
+    ))
+    .max_decoding_message_size(max_msg);
     let mut grpc_stop = stopped.clone();
     let incoming =
         tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
@@ -155,6 +160,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             .add_service(ingest)
             .add_service(query)
             .add_service(annotations)
+            .add_service(slos)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = grpc_stop.wait_for(|s| *s).await;
             })
