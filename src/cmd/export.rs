@@ -9,7 +9,7 @@ use nines_engine::formats::jsonl::JsonlWriter;
 use nines_engine::formats::openmetrics::{family_of, OpenMetricsWriter};
 use nines_engine::index::parse_selector;
 use nines_engine::read::ReadScratch;
-use nines_engine::{Engine, EngineOptions};
+use nines_engine::{Engine, EngineOptions, STALE_NAN_BITS};
 
 use super::{parse_time, DataDir};
 
@@ -38,6 +38,12 @@ pub struct Args {
     /// Write to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Leave out Prometheus stale markers. OpenMetrics text cannot carry
+    /// them: written as `NaN` they become ordinary NaN samples in a
+    /// Prometheus backfill and turn `rate()` over them into NaN. Range
+    /// functions treat a dropped marker and a kept one alike.
+    #[arg(long)]
+    pub drop_stale_markers: bool,
 }
 
 enum Writer<W: Write> {
@@ -100,6 +106,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ts.clear();
         vs.clear();
         snap.read_samples(h, start, end, &mut scratch, &mut ts, &mut vs)?;
+        if a.drop_stale_markers {
+            let mut keep = 0;
+            for i in 0..ts.len() {
+                if vs[i].to_bits() != STALE_NAN_BITS {
+                    ts[keep] = ts[i];
+                    vs[keep] = vs[i];
+                    keep += 1;
+                }
+            }
+            ts.truncate(keep);
+            vs.truncate(keep);
+            if ts.is_empty() {
+                pb.inc(1);
+                continue;
+            }
+        }
         samples += ts.len() as u64;
         match &mut writer {
             Writer::Jsonl(w) => w.write_series(&h.labels, h.kind, &ts, &vs)?,
