@@ -331,7 +331,11 @@ async fn slos_from_yaml_to_gate_alert_and_incident() {
     let mut slos = v1::slos_client::SlosClient::connect(s.grpc.clone())
         .await
         .unwrap();
-    let list = slos.list(v1::ListSlosRequest {}).await.unwrap().into_inner();
+    let list = slos
+        .list(v1::ListSlosRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let list: serde_json::Value = serde_json::from_str(&list.json).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     let missing = slos
