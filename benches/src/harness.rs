@@ -74,6 +74,26 @@ pub fn start_nines(bin: &Path, config: &str, extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("nines.toml");
     std::fs::write(&config_path, config).expect("config");
+    let config_arg = config_path.to_string_lossy().into_owned();
+    let mut args = extra.to_vec();
+    args.extend(["--config", config_arg.as_str()]);
+    let (child, http, grpc) = spawn_nines(bin, &dir.path().join("data"), &args);
+    Server {
+        child,
+        http,
+        grpc,
+        dir,
+    }
+}
+
+/// Starts `nines serve` on `data_dir` (which may hold data) on loopback
+/// ports chosen by the OS, with `extra` flags; returns the process and its
+/// HTTP and gRPC addresses once it has printed them. The caller kills it.
+pub fn spawn_nines(
+    bin: &Path,
+    data_dir: &Path,
+    extra: &[&str],
+) -> (Child, SocketAddr, Option<SocketAddr>) {
     let mut child = Command::new(bin)
         .args([
             "serve",
@@ -83,10 +103,8 @@ pub fn start_nines(bin: &Path, config: &str, extra: &[&str]) -> Server {
             "127.0.0.1:0",
         ])
         .args(extra)
-        .arg("--config")
-        .arg(&config_path)
         .arg("--data-dir")
-        .arg(dir.path().join("data"))
+        .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -104,12 +122,7 @@ pub fn start_nines(bin: &Path, config: &str, extra: &[&str]) -> Server {
             break;
         }
     }
-    Server {
-        child,
-        http: http.expect("nines printed its HTTP address"),
-        grpc,
-        dir,
-    }
+    (child, http.expect("nines printed its HTTP address"), grpc)
 }
 
 /// The batch as a nines gRPC `WriteRequest`, protobuf-encoded.

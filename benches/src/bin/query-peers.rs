@@ -21,13 +21,14 @@
 //!
 //! Needs `promtool` and `prometheus` (Debian package `prometheus`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nines_benches::harness::spawn_nines;
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions};
@@ -193,32 +194,8 @@ fn start_prometheus(tsdb: &Path, work: &Path) -> (Proc, String) {
 }
 
 fn start_nines(bin: &Path, data: &Path) -> (Proc, String) {
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-    let out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut http = String::new();
-    for line in out.lines().map_while(Result::ok) {
-        if let Some(a) = line.strip_prefix("http: ") {
-            http = a.to_string();
-        }
-        if line.starts_with("data: ") {
-            break;
-        }
-    }
-    assert!(!http.is_empty(), "nines printed its HTTP address");
-    (Proc(child), http)
+    let (child, http, _) = spawn_nines(bin, data, &[]);
+    (Proc(child), format!("http://{http}"))
 }
 
 /// CPU seconds a process has used (user + system), from /proc.
