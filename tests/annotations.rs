@@ -11,7 +11,8 @@ use serve::{get_json, nines, now_ms, stderr, stdout, Serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploys_and_incidents_are_series_grafana_can_draw() {
-    let s = Serve::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Serve::on(dir.path(), &[]);
     let at = now_ms() / 1000 * 1000 - 600_000;
     let at_s = format!("{}", at / 1000);
     let o = nines(&[
@@ -140,7 +141,8 @@ async fn deploys_and_incidents_are_series_grafana_can_draw() {
     assert_eq!(g.annotations[0].severity, "sev2");
 
     // acknowledged annotations survive kill -9
-    let s = Serve::start_in(s.kill(), &[]);
+    s.kill();
+    let s = Serve::on(dir.path(), &[]);
     let o = nines(&["annotate", "list", "--url", &s.http, "--json"]);
     let again: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(again.as_array().unwrap().len(), 2);

@@ -6,11 +6,14 @@
 //! from the written samples with plain loops, straight from
 //! SLO_SEMANTICS.md.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+#[path = "support/serve.rs"]
+mod serve;
+
+use std::process::{Command, Output};
 
 use nines_proto::v1;
 use serde_json::Value as Json;
+use serve::Serve;
 
 const STEP: i64 = 15_000;
 const N: usize = 480;
@@ -200,49 +203,6 @@ spec:
     )
 }
 
-struct Server {
-    child: Child,
-    http: String,
-    grpc: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (mut http, mut grpc) = (String::new(), String::new());
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(a) = line.strip_prefix("http: ") {
-            http = a.into();
-        } else if let Some(a) = line.strip_prefix("grpc: ") {
-            grpc = a.into();
-        } else if line.starts_with("data: ") {
-            break;
-        }
-    }
-    assert!(!http.is_empty() && !grpc.is_empty());
-    Server { child, http, grpc }
-}
-
 /// Runs `nines` with `args`, then `--url URL` (none when `url` is empty).
 fn nines(url: &str, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nines"));
@@ -325,7 +285,7 @@ async fn range(url: &str, q: &str, start: i64, end: i64, step: i64) -> Vec<(i64,
 async fn slos_applied_over_the_cli_answer_grafana_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let s = serve(data_dir.to_str().unwrap());
+    let s = Serve::on(&data_dir, &[]);
     let url_owned = s.http.clone();
     let url = url_owned.as_str();
 

@@ -178,7 +178,7 @@ async fn slos_from_yaml_to_gate_alert_and_incident() {
     let s = Serve::start(&["--alertmanager-url", &am.url, "--alert-interval", "1s"]);
     let now = now_ms() / MIN * MIN;
     let t0 = now - 180 * MIN;
-    let yaml = s.dir.path().join("slos.yaml");
+    let yaml = s.data.join("slos.yaml");
     std::fs::write(&yaml, YAML).unwrap();
 
     // apply over the CLI

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 pub struct Serve {
@@ -12,17 +13,23 @@ pub struct Serve {
     pub http: String,
     /// `http://127.0.0.1:PORT` (gRPC)
     pub grpc: String,
-    pub dir: tempfile::TempDir,
+    /// The data directory.
+    pub data: PathBuf,
+    /// The temporary directory holding `data`, when `start` made it.
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl Serve {
     /// Starts the server on a fresh data directory with `extra` arguments.
     pub fn start(extra: &[&str]) -> Serve {
-        Serve::start_in(tempfile::tempdir().expect("tempdir"), extra)
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Serve::on(tmp.path(), extra);
+        s._tmp = Some(tmp);
+        s
     }
 
-    /// Starts the server on `dir` (which may hold earlier data).
-    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Serve {
+    /// Starts the server on `data` (which may hold earlier data).
+    pub fn on(data: &Path, extra: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
             .args([
                 "serve",
@@ -32,7 +39,7 @@ impl Serve {
                 "127.0.0.1:0",
             ])
             .arg("--data-dir")
-            .arg(dir.path())
+            .arg(data)
             .args(extra)
             .env_remove("NINES_DATA_DIR")
             .stdout(Stdio::piped())
@@ -59,16 +66,15 @@ impl Serve {
             child,
             http,
             grpc,
-            dir,
+            data: data.to_path_buf(),
+            _tmp: None,
         }
     }
 
-    /// Stops the server (SIGKILL) and gives back its data directory.
-    pub fn kill(mut self) -> tempfile::TempDir {
+    /// Stops the server with SIGKILL (as a crash would).
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::mem::replace(&mut self.dir, dir)
     }
 }
 
