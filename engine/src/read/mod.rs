@@ -351,10 +351,58 @@ impl Snapshot {
             if !e.chunk.overlaps(mint, maxt) {
                 continue;
             }
-            let all = self.source_buckets(f, src.ordinal, w, scratch)?;
+            let key = manifest::file_id(&f.entry.path).map(|id| (id, src.ordinal));
+            let cached = key.and_then(|k| self.version.buckets.get(k));
+            if cached.is_none() && narrow(&e.chunk, mint, maxt) {
+                // A window edge needs a few buckets of a long source: decode
+                // only the blocks that hold them, and leave the cache to the
+                // sources read whole.
+                self.decode_buckets(f, src.ordinal, w, mint, maxt, scratch, out)?;
+                continue;
+            }
+            let all = match cached {
+                Some(b) => b,
+                None => self.source_buckets(f, src.ordinal, w, scratch)?,
+            };
             let lo = all.partition_point(|b| b.end < mint);
             let hi = all.partition_point(|b| b.end <= maxt);
             out.extend_from_slice(&all[lo..hi.max(lo)]);
+        }
+        Ok(())
+    }
+
+    /// Appends the buckets of one rollup source whose end is in `[mint,
+    /// maxt]`, decoding only the blocks that hold them.
+    #[allow(clippy::too_many_arguments)]
+    fn decode_buckets(
+        &self,
+        f: &LiveFile,
+        ordinal: u32,
+        w: i64,
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        scratch: &mut ReadScratch,
+        out: &mut Vec<Bucket>,
+    ) -> Result<()> {
+        if scratch.rollup_cols.len() == rollup::COLUMNS.len() {
+            scratch.rollup_cols.iter_mut().for_each(ColumnBuf::clear);
+        } else {
+            scratch.rollup_cols = rollup::column_buffers();
+        }
+        self.read_source(
+            f,
+            ordinal,
+            mint,
+            maxt,
+            &mut scratch.decode,
+            &mut scratch.rollup_cols,
+        )?;
+        if rollup::buckets_from_columns(w, &scratch.rollup_cols, out).is_none() {
+            return Err(crate::Error::corrupted(
+                f.segment.path(),
+                0,
+                "rollup segment does not have the rollup column layout",
+            ));
         }
         Ok(())
     }
@@ -609,6 +657,22 @@ fn merge_sorted_runs(ts: &mut Vec<TimestampMs>, vs: &mut Vec<f64>, start: usize)
         ts.push(t);
         vs.push(v);
     }
+}
+
+/// Whether `[mint, maxt]` touches at most half of the chunk's blocks (and
+/// it has more than one): then decoding just those beats decoding the
+/// whole source for the cache.
+fn narrow(chunk: &crate::segment::Chunk, mint: TimestampMs, maxt: TimestampMs) -> bool {
+    let n = chunk.blocks.len();
+    if n < 2 {
+        return false;
+    }
+    let touched = chunk
+        .blocks
+        .iter()
+        .filter(|b| b.max_t >= mint && b.min_t <= maxt)
+        .count();
+    touched * 2 <= n
 }
 
 #[cfg(test)]
