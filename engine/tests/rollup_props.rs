@@ -1,7 +1,9 @@
 //! Property: a summary answered from rollups plus raw edges (and the caches
 //! behind them) equals the summary of the raw samples, bit for bit, for
 //! random windows over random counters with resets, gaps, stale markers,
-//! late samples and a head that still holds the newest ones.
+//! late samples and a head that still holds the newest ones; and the
+//! summaries of consecutive steps read in one pass equal one summary per
+//! step.
 
 use nines_engine::options::{DAY_MS, HOUR_MS, MINUTE_MS};
 use nines_engine::read::ReadScratch;
@@ -117,6 +119,23 @@ proptest! {
                 for pass in 0..2 {
                     let got = snap.summarize(h, lo, hi, &mut scratch).unwrap();
                     prop_assert_eq!(got, raw, "pass {} window ({}, {}] of {}", pass, lo, hi, &h.labels);
+                }
+            }
+        }
+        // step summaries, one pass per series, equal one summary per step
+        let mut steps_out = Vec::new();
+        for &(start, len, _) in windows.iter().take(8) {
+            for step in [MINUTE_MS, 5 * MINUTE_MS, HOUR_MS, DAY_MS] {
+                let first = start / step * step - step;
+                let n = (len / step + 2).min(400) as usize;
+                for h in &handles {
+                    snap.summarize_steps(h, first, step, n, &mut scratch, &mut steps_out).unwrap();
+                    prop_assert_eq!(steps_out.len(), n);
+                    for (k, got) in steps_out.iter().enumerate() {
+                        let (x, y) = (first + k as i64 * step, first + (k as i64 + 1) * step);
+                        let want = snap.summarize(h, x, y, &mut scratch).unwrap();
+                        prop_assert_eq!(*got, want, "step {} of {} ms from {} of {}", k, step, first, &h.labels);
+                    }
                 }
             }
         }

@@ -533,6 +533,119 @@ impl Snapshot {
         Ok(acc)
     }
 
+    /// The summary of each step `(start + k*step, start + (k+1)*step]` for
+    /// `k < n`, into `out` (cleared first), in one pass over the series: the
+    /// rollup buckets whose width divides `step` (and `start`), raw samples
+    /// for the rest. What [`Snapshot::summarize`] would give for each step
+    /// on its own, without planning and reading each step apart.
+    #[allow(clippy::too_many_arguments)]
+    pub fn summarize_steps(
+        &self,
+        h: &SeriesHandle,
+        start: TimestampMs,
+        step: i64,
+        n: usize,
+        scratch: &mut ReadScratch,
+        out: &mut Vec<Summary>,
+    ) -> Result<()> {
+        out.clear();
+        out.resize(n, Summary::EMPTY);
+        if n == 0 || step <= 0 {
+            return Ok(());
+        }
+        let counting = h.counting();
+        let end = start.saturating_add(step.saturating_mul(n as i64));
+        // the step of a time in (start, end]
+        let at = |t: TimestampMs| ((t - start - 1) / step) as usize;
+        for piece in plan::plan_steps(&self.version, h, start, end, step) {
+            match piece {
+                Piece::Raw { after, through } => {
+                    let (mut ts, mut vs) = (
+                        std::mem::take(&mut scratch.ts),
+                        std::mem::take(&mut scratch.vs),
+                    );
+                    ts.clear();
+                    vs.clear();
+                    let r = self.read_samples(
+                        h,
+                        after.saturating_add(1),
+                        through,
+                        scratch,
+                        &mut ts,
+                        &mut vs,
+                    );
+                    for (&t, &v) in ts.iter().zip(&vs) {
+                        out[at(t)].push(counting, t, v);
+                    }
+                    scratch.ts = ts;
+                    scratch.vs = vs;
+                    r?;
+                }
+                Piece::Buckets {
+                    res_s,
+                    after,
+                    through,
+                } => {
+                    let mut buckets = std::mem::take(&mut scratch.buckets);
+                    buckets.clear();
+                    let r = self.read_buckets(
+                        h,
+                        res_s,
+                        after.saturating_add(1),
+                        through,
+                        scratch,
+                        &mut buckets,
+                    );
+                    for b in &buckets {
+                        let k = at(b.end);
+                        out[k] = out[k].then(counting, &b.summary);
+                    }
+                    scratch.buckets = buckets;
+                    r?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the label-set hash ([`Labels::hash64`]), the counting
+    /// and the summary of `(after, through]` of every head series matching
+    /// `matchers` that has samples there, summarised in place. For times
+    /// after the persisted cut, where the head holds every sample: `after`
+    /// is raised to the cut. A series counts deltas when its kind says so
+    /// or `is_delta` does (the caller may know better than a head series
+    /// re-created without its kind).
+    pub fn head_summaries(
+        &self,
+        matchers: &[Matcher],
+        after: TimestampMs,
+        through: TimestampMs,
+        is_delta: impl Fn(u64) -> bool,
+        mut f: impl FnMut(u64, Counting, &Summary),
+    ) {
+        let lo = after.max(self.cut);
+        if !self.head_overlaps(lo.saturating_add(1), through) {
+            return;
+        }
+        for s in self.head.select(matchers) {
+            let data = s.data.lock();
+            let r = data.range(lo, through);
+            if r.is_empty() {
+                continue;
+            }
+            let counting = if is_delta(s.hash) {
+                Counting::Delta
+            } else {
+                Counting::of(data.kind)
+            };
+            let sum = Summary::of(counting, &data.ts[r.clone()], &data.vals[r]);
+            drop(data);
+            if !sum.is_empty() {
+                f(s.hash, counting, &sum);
+            }
+        }
+    }
+
     /// The summary of the samples in `(after, through]` from the written
     /// rollup bucket that contains that whole interval, when the bucket's
     /// samples all lie inside it or all outside (so no raw sample is

@@ -46,6 +46,32 @@ pub(crate) fn plan(
     out
 }
 
+/// Like [`plan`], with only the rollup widths that divide `step` and
+/// `start`, so that every bucket lies inside one step `(start + k*step,
+/// start + (k+1)*step]`.
+pub(crate) fn plan_steps(
+    version: &Version,
+    h: &SeriesHandle,
+    start: TimestampMs,
+    end: TimestampMs,
+    step: i64,
+) -> Vec<Piece> {
+    let mut levels: Vec<(u32, TimestampMs)> = version
+        .rollups_through
+        .iter()
+        .filter(|(r, _)| h.rollups.contains_key(r))
+        .map(|(r, t)| (*r, *t))
+        .filter(|(r, _)| {
+            let w = i64::from(*r) * 1000;
+            step % w == 0 && start.rem_euclid(w) == 0
+        })
+        .collect();
+    levels.sort_by_key(|l| std::cmp::Reverse(l.0));
+    let mut out = Vec::new();
+    split(&levels, start, end, &mut out);
+    out
+}
+
 /// `levels`: (width in seconds, written through), coarsest first.
 fn split(levels: &[(u32, TimestampMs)], a: TimestampMs, b: TimestampMs, out: &mut Vec<Piece>) {
     if a >= b {
