@@ -16,6 +16,7 @@ use nines_engine::TimestampMs;
 
 use crate::error::SloError;
 use crate::model::{RatioEvents, Sli};
+use crate::sums::SumsCache;
 
 /// A window `(after, through]`.
 pub type Piece = (TimestampMs, TimestampMs);
@@ -25,6 +26,59 @@ pub type Piece = (TimestampMs, TimestampMs);
 const LOOKBACK_START_MS: i64 = 3_600_000;
 const LOOKBACK_GROWTH: i64 = 16;
 const LOOKBACK_LIMIT_MS: i64 = 100 * 366 * 86_400_000;
+
+/// How far before a window series are selected, so that the sample before
+/// the window is usually in a file the handle knows.
+pub(crate) const SELECT_BEFORE_MS: i64 = 2 * 86_400_000;
+
+/// The last sample value of the series `h` at or before `t`, if any. `h`
+/// may know only the files of a time range (a select's); when they hold
+/// no sample before `t`, the series is looked up again by its exact labels
+/// in every file up to `t`.
+pub(crate) fn prev_value(
+    snap: &Snapshot,
+    h: &SeriesHandle,
+    t: TimestampMs,
+    scratch: &mut ReadScratch,
+) -> Result<Option<f64>, SloError> {
+    if let Some(v) = value_at_or_before(snap, h, t, scratch)? {
+        return Ok(Some(v));
+    }
+    let exact: Vec<Matcher> = h
+        .labels
+        .iter()
+        .map(|l| Matcher::equal(l.name.clone(), l.value.clone()))
+        .collect();
+    match snap
+        .select_with_rollups(&exact, TimestampMs::MIN, t)?
+        .into_iter()
+        .find(|x| x.labels == h.labels)
+    {
+        Some(all) => value_at_or_before(snap, &all, t, scratch),
+        None => Ok(None),
+    }
+}
+
+/// The last sample value of `h` at or before `t`, if any, in the files `h`
+/// knows.
+pub(crate) fn value_at_or_before(
+    snap: &Snapshot,
+    h: &SeriesHandle,
+    t: TimestampMs,
+    scratch: &mut ReadScratch,
+) -> Result<Option<f64>, SloError> {
+    let mut span = LOOKBACK_START_MS;
+    loop {
+        let s = snap.summarize(h, t.saturating_sub(span), t, scratch)?;
+        if !s.is_empty() {
+            return Ok(Some(s.last_v));
+        }
+        if span >= LOOKBACK_LIMIT_MS {
+            return Ok(None);
+        }
+        span = span.saturating_mul(LOOKBACK_GROWTH);
+    }
+}
 
 /// Good and total events of each piece.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -37,6 +91,7 @@ pub struct PieceCounts {
 pub struct Counter<'a> {
     snap: &'a Snapshot,
     scratch: ReadScratch,
+    cache: Option<&'a SumsCache>,
 }
 
 impl<'a> Counter<'a> {
@@ -44,28 +99,35 @@ impl<'a> Counter<'a> {
         Counter {
             snap,
             scratch: ReadScratch::default(),
+            cache: None,
         }
     }
 
-    /// The last sample value of `h` at or before `t`, if any.
-    fn value_at_or_before(
+    /// Answers selectors from `cache` (shared by every query of one
+    /// engine) where it can.
+    pub fn with_cache(mut self, cache: Option<&'a SumsCache>) -> Counter<'a> {
+        self.cache = cache;
+        self
+    }
+
+    fn prev_value(&mut self, h: &SeriesHandle, t: TimestampMs) -> Result<Option<f64>, SloError> {
+        prev_value(self.snap, h, t, &mut self.scratch)
+    }
+
+    /// The increase of each piece summed over the series `matchers`
+    /// select: from the shared sums when there are, else read.
+    fn selector_increases(
         &mut self,
-        h: &SeriesHandle,
-        t: TimestampMs,
-    ) -> Result<Option<f64>, SloError> {
-        let mut span = LOOKBACK_START_MS;
-        loop {
-            let s = self
-                .snap
-                .summarize(h, t.saturating_sub(span), t, &mut self.scratch)?;
-            if !s.is_empty() {
-                return Ok(Some(s.last_v));
+        matchers: &[Matcher],
+        pieces: &[Piece],
+    ) -> Result<Vec<f64>, SloError> {
+        if let Some(cache) = self.cache {
+            if let Some(out) = cache.increases(self.snap, matchers, pieces, &mut self.scratch)? {
+                return Ok(out);
             }
-            if span >= LOOKBACK_LIMIT_MS {
-                return Ok(None);
-            }
-            span = span.saturating_mul(LOOKBACK_GROWTH);
         }
+        let handles = self.select(matchers, pieces)?;
+        self.increases(&handles, pieces)
     }
 
     /// The series matching `matchers` with samples in the span of `pieces`.
@@ -77,9 +139,11 @@ impl<'a> Counter<'a> {
         let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
             return Ok(Vec::new());
         };
-        Ok(self
-            .snap
-            .select_with_rollups(matchers, first.0.saturating_add(1), last.1)?)
+        Ok(self.snap.select_with_rollups(
+            matchers,
+            first.0.saturating_sub(SELECT_BEFORE_MS).saturating_add(1),
+            last.1,
+        )?)
     }
 
     /// The increase of each piece summed over `handles`. `pieces` are
@@ -96,7 +160,7 @@ impl<'a> Counter<'a> {
         for h in handles {
             let counting = h.counting();
             let mut prev = match counting {
-                Counting::Cumulative => self.value_at_or_before(h, start)?,
+                Counting::Cumulative => self.prev_value(h, start)?,
                 Counting::Delta => None,
             };
             let mut at = start;
@@ -128,16 +192,11 @@ impl<'a> Counter<'a> {
     ) -> Result<PieceCounts, SloError> {
         match sli {
             Sli::Ratio { events, total } => {
-                let t_handles = self.select(total.matchers(), pieces)?;
-                let total_inc = self.increases(&t_handles, pieces)?;
+                let total_inc = self.selector_increases(total.matchers(), pieces)?;
                 let good = match events {
-                    RatioEvents::Good(sel) => {
-                        let h = self.select(sel.matchers(), pieces)?;
-                        self.increases(&h, pieces)?
-                    }
+                    RatioEvents::Good(sel) => self.selector_increases(sel.matchers(), pieces)?,
                     RatioEvents::Bad(sel) => {
-                        let h = self.select(sel.matchers(), pieces)?;
-                        let bad = self.increases(&h, pieces)?;
+                        let bad = self.selector_increases(sel.matchers(), pieces)?;
                         total_inc.iter().zip(bad).map(|(t, b)| t - b).collect()
                     }
                 };
@@ -170,10 +229,24 @@ impl<'a> Counter<'a> {
                         edges,
                     });
                 }
-                let good = self.increases(&at_edge, pieces)?;
+                // one `le` text at the edge (the usual case): the bucket
+                // series are a selector, and the shared sums answer it
+                let le = at_edge.first().and_then(|h| h.labels.get("le"));
+                let good = match le {
+                    Some(le) if at_edge.iter().all(|h| h.labels.get("le") == Some(le)) => {
+                        let mut m: Vec<Matcher> = bucket
+                            .matchers()
+                            .iter()
+                            .filter(|m| m.name != "le")
+                            .cloned()
+                            .collect();
+                        m.push(Matcher::equal("le", le));
+                        self.selector_increases(&m, pieces)?
+                    }
+                    _ => self.increases(&at_edge, pieces)?,
+                };
                 let count_sel = count_matchers(bucket.matchers())?;
-                let c_handles = self.select(&count_sel, pieces)?;
-                let total = self.increases(&c_handles, pieces)?;
+                let total = self.selector_increases(&count_sel, pieces)?;
                 Ok(PieceCounts { good, total })
             }
         }

@@ -12,6 +12,8 @@
 //!   `Snapshot::summarize`.
 //! - [`numbers`]: the pure functions from counts to SLI, burn rate,
 //!   budget, compliance.
+//! - [`sums`]: per-selector event sums of sealed time, shared by every
+//!   query, so long windows cost a few hundred additions.
 //! - [`report`]: the operators' answers for one SLO (versions and
 //!   exclusions applied).
 //! - [`catalog`]: how the query evaluator finds SLO definitions.
@@ -40,6 +42,7 @@ pub mod numbers;
 pub mod openslo;
 pub mod report;
 pub mod store;
+pub mod sums;
 
 pub use error::{Location, SloError};
 pub use model::{Budgeting, Objective, RatioEvents, Selector, Sli, Slo, SloVersion, Window};

@@ -21,6 +21,7 @@ use crate::error::SloError;
 use crate::exclusion::{excluded_windows, subtract, Exclusion};
 use crate::model::{Budgeting, SloVersion, Window};
 use crate::numbers::{self, Compliance, Totals};
+use crate::sums::SumsCache;
 
 /// The windows `(from, to]` each version governs, clipped to `(a, b]`:
 /// version `i` governs the event times `[from_i, end_i)`, where `end_i` is
@@ -73,6 +74,13 @@ impl<'a> SloEval<'a> {
             versions,
             exclusions,
         })
+    }
+
+    /// Counts through the shared per-selector sums of `cache` where it
+    /// can (see [`crate::sums`]).
+    pub fn with_cache(mut self, cache: Option<&'a SumsCache>) -> SloEval<'a> {
+        self.counter = self.counter.with_cache(cache);
+        self
     }
 
     /// The version in force at event time `t`.

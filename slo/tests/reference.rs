@@ -21,6 +21,7 @@ use nines_slo::calendar::CalendarUnit;
 use nines_slo::exclusion::{Category, Exclusion, Recurrence, Schedule, Scope};
 use nines_slo::numbers::Totals;
 use nines_slo::report::SloEval;
+use nines_slo::sums::SumsCache;
 use nines_slo::{Budgeting, Objective, RatioEvents, Selector, Sli, Slo, SloVersion, Window};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -565,10 +566,24 @@ fn ref_totals(w: &World, vs: &[SloVersion], a: i64, b: i64) -> Totals {
     out
 }
 
+/// The per-selector sums every cached evaluation here shares.
+fn sums() -> &'static SumsCache {
+    static SUMS: OnceLock<SumsCache> = OnceLock::new();
+    SUMS.get_or_init(SumsCache::default)
+}
+
+/// The totals read from the series, after checking that the shared sums
+/// give the same.
 fn eval_totals(w: &World, i: usize, a: i64, b: i64) -> Totals {
     let snap = w.engine.snapshot();
     let mut ev = SloEval::new(&snap, &w.slos[i], &w.exclusions).unwrap();
-    ev.totals(a, b).unwrap()
+    let read = ev.totals(a, b).unwrap();
+    let mut ev = SloEval::new(&snap, &w.slos[i], &w.exclusions)
+        .unwrap()
+        .with_cache(Some(sums()));
+    let cached = ev.totals(a, b).unwrap();
+    assert_eq!(cached, read, "cached sums over ({a}, {b}]");
+    read
 }
 
 #[test]
@@ -597,8 +612,10 @@ fn operators_equal_the_reference() {
     let w = world();
     let snap = w.engine.snapshot();
     let now = ms("2024-04-03T17:42:00Z");
-    for vs in &w.slos {
-        let mut ev = SloEval::new(&snap, vs, &w.exclusions).unwrap();
+    for (vs, cached) in w.slos.iter().flat_map(|v| [(v, false), (v, true)]) {
+        let mut ev = SloEval::new(&snap, vs, &w.exclusions)
+            .unwrap()
+            .with_cache(cached.then(sums));
         let (pa, pb) = match &vs[vs.len() - 1].def.window {
             Window::Rolling { ms } => (now - ms, now),
             // April in Berlin begins at 22:00Z on March 31

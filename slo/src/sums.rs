@@ -1,0 +1,692 @@
+//! Cached event sums per selector, so that an SLO question over a long
+//! window costs a few hundred additions instead of reading every series.
+//!
+//! Why it is exact: the engine refuses every sample at or before its
+//! persisted cut (`Version::persisted_through`), so the increases of
+//! sealed time never change. For one selector (all the series it matches,
+//! summed) the cache keeps the increase of every whole UTC day up to the
+//! cut, and fills in on demand the hours of a day, the minutes of an hour
+//! and the single events of a minute (each event at its sample's time), so
+//! any window `(a, b]` that ends at or before the cut is a sum of cached
+//! numbers: whole days, then hours, minutes and events at the two edges.
+//! The part of a window after the cut is read live from the head, chained
+//! from each series' last sealed value. Increases are additive
+//! (SLO_SEMANTICS.md), so the answer is the one `Counter::increases` reads
+//! from the series: equal for integer counts, and within rounding (far
+//! below 1e-12 relative) for floating counters.
+//!
+//! When retention removes the oldest files (the engine's data floor
+//! moves), a selector's sums are built again. A snapshot older than the
+//! cached cut is answered without the cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nines_engine::index::Matcher;
+use nines_engine::read::{ReadScratch, SeriesHandle, Snapshot};
+use nines_engine::rollup::{bucket_end, floor_to, pair_increase, Counting, Summary};
+use nines_engine::types::is_stale_marker;
+use nines_engine::{Labels, TimestampMs};
+use parking_lot::Mutex;
+
+use crate::count::{prev_value, Piece, SELECT_BEFORE_MS};
+use crate::error::SloError;
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+const DAY: i64 = 24 * HOUR;
+/// Hours are filled for this many days at a time, minutes for this many
+/// hours, events for this many minutes: one pass per series fills a block,
+/// and a window edge that moves on with the clock finds the next ones
+/// ready.
+const HOUR_BLOCK: i64 = 8 * DAY;
+const MINUTE_BLOCK: i64 = 4 * HOUR;
+const EVENT_BLOCK: i64 = 10 * MIN;
+/// Beyond this many cached hours of minutes (or minutes of events) a
+/// selector's finer maps are dropped and refilled as needed.
+const MAX_MINUTE_HOURS: usize = 4_096;
+const MAX_EVENT_MINUTES: usize = 4_096;
+
+/// Per-selector sums shared by every query, alert and gate of one server.
+pub struct SumsCache {
+    inner: Mutex<Slots>,
+}
+
+struct Slots {
+    map: HashMap<String, Slot>,
+    tick: u64,
+    limit: usize,
+}
+
+struct Slot {
+    sums: Arc<Mutex<Option<Sums>>>,
+    used: u64,
+}
+
+/// How many selectors a cache keeps by default (each about 4 KiB per year
+/// of history, plus the edges in use).
+pub const DEFAULT_SELECTORS: usize = 4_096;
+
+impl Default for SumsCache {
+    fn default() -> Self {
+        SumsCache::new(DEFAULT_SELECTORS)
+    }
+}
+
+impl SumsCache {
+    /// A cache of at most `selectors` selectors, least recently used out
+    /// first.
+    pub fn new(selectors: usize) -> SumsCache {
+        SumsCache {
+            inner: Mutex::new(Slots {
+                map: HashMap::new(),
+                tick: 0,
+                limit: selectors.max(1),
+            }),
+        }
+    }
+
+    /// Selectors held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slot(&self, key: String) -> Arc<Mutex<Option<Sums>>> {
+        let mut s = self.inner.lock();
+        s.tick += 1;
+        let tick = s.tick;
+        if !s.map.contains_key(&key) && s.map.len() >= s.limit {
+            if let Some(old) = s
+                .map
+                .iter()
+                .min_by_key(|(_, v)| v.used)
+                .map(|(k, _)| k.clone())
+            {
+                s.map.remove(&old);
+            }
+        }
+        let slot = s.map.entry(key).or_insert_with(|| Slot {
+            sums: Arc::new(Mutex::new(None)),
+            used: tick,
+        });
+        slot.used = tick;
+        Arc::clone(&slot.sums)
+    }
+
+    /// The increase of each piece summed over the series `matchers`
+    /// select, or `None` when this snapshot cannot use the cache (nothing
+    /// persisted yet, or older than what is cached): then read the series.
+    pub fn increases(
+        &self,
+        snap: &Snapshot,
+        matchers: &[Matcher],
+        pieces: &[Piece],
+        scratch: &mut ReadScratch,
+    ) -> Result<Option<Vec<f64>>, SloError> {
+        let Some(cut) = snap.version().persisted_through else {
+            return Ok(None);
+        };
+        let slot = self.slot(key(snap, matchers));
+        let mut guard = slot.lock();
+        let mark = Mark::of(snap);
+        let mut ctx = Ctx {
+            snap,
+            matchers,
+            scratch,
+        };
+        let fresh = guard.as_ref().is_some_and(|s| s.mark == mark);
+        if !fresh {
+            *guard = None;
+            *guard = Some(Sums::build(&mut ctx, cut, mark)?);
+        }
+        let Some(sums) = guard.as_mut() else {
+            return Ok(None);
+        };
+        if sums.hi > cut {
+            return Ok(None);
+        }
+        if sums.hi < cut {
+            sums.extend(&mut ctx, cut)?;
+        }
+        let mut out = Vec::with_capacity(pieces.len());
+        let mut live = Vec::new();
+        for (i, &(a, b)) in pieces.iter().enumerate() {
+            out.push(if a < sums.hi {
+                sums.sealed(&mut ctx, a, b.min(sums.hi))?
+            } else {
+                0.0
+            });
+            if b > sums.hi {
+                live.push((i, (a.max(sums.hi), b)));
+            }
+        }
+        if !live.is_empty() {
+            sums.live(&mut ctx, &live, &mut out)?;
+        }
+        Ok(Some(out))
+    }
+}
+
+/// The cache key: the engine (its label interner is one per engine) and
+/// the matchers in a canonical order.
+fn key(snap: &Snapshot, matchers: &[Matcher]) -> String {
+    let mut m: Vec<String> = matchers.iter().map(|m| m.to_string()).collect();
+    m.sort();
+    format!(
+        "{:x}/{}",
+        Arc::as_ptr(&snap.version().labels) as usize,
+        m.join(",")
+    )
+}
+
+/// Where the engine's data begins, per kind of file: retention moving it
+/// means sums built before may hold data the files no longer have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Mark(Vec<(u32, TimestampMs)>);
+
+impl Mark {
+    fn of(snap: &Snapshot) -> Mark {
+        let v = snap.version();
+        let mut m = Vec::with_capacity(1 + v.rollups.len());
+        if let Some(f) = v.raw.first() {
+            m.push((0, f.min_t()));
+        }
+        for (res, files) in &v.rollups {
+            if let Some(t) = files.iter().map(|f| f.min_t()).min() {
+                m.push((*res, t));
+            }
+        }
+        Mark(m)
+    }
+
+    /// The earliest sample time of any file.
+    fn floor(&self) -> Option<TimestampMs> {
+        self.0.iter().map(|&(_, t)| t).min()
+    }
+}
+
+struct Ctx<'s, 'm> {
+    snap: &'s Snapshot,
+    matchers: &'m [Matcher],
+    scratch: &'s mut ReadScratch,
+}
+
+impl Ctx<'_, '_> {
+    fn select(&self, a: TimestampMs, b: TimestampMs) -> Result<Vec<SeriesHandle>, SloError> {
+        Ok(self
+            .snap
+            .select_with_rollups(self.matchers, a.saturating_add(1), b)?)
+    }
+
+    fn summarize(
+        &mut self,
+        h: &SeriesHandle,
+        a: TimestampMs,
+        b: TimestampMs,
+    ) -> Result<Summary, SloError> {
+        Ok(self.snap.summarize(h, a, b, self.scratch)?)
+    }
+
+    /// The series' value before `t` for a cumulative series seen first at
+    /// `first` (none before it: no need to look).
+    fn prev(
+        &mut self,
+        h: &SeriesHandle,
+        first: Option<TimestampMs>,
+        t: TimestampMs,
+    ) -> Result<Option<f64>, SloError> {
+        match (h.counting(), first) {
+            (Counting::Cumulative, Some(f)) if f <= t => prev_value(self.snap, h, t, self.scratch),
+            _ => Ok(None),
+        }
+    }
+
+    /// Adds the increase of each step `(start + k*step, start +
+    /// (k+1)*step]`, `k < out.len()`, summed over every series; `first`
+    /// holds when each series was first seen.
+    fn add_steps(
+        &mut self,
+        first: &HashMap<Labels, TimestampMs>,
+        start: TimestampMs,
+        step: i64,
+        out: &mut [f64],
+    ) -> Result<(), SloError> {
+        let n = out.len();
+        let end = start + step * n as i64;
+        let mut steps = Vec::new();
+        for h in self.select(start.saturating_sub(SELECT_BEFORE_MS), end)? {
+            let counting = h.counting();
+            let mut prev = self.prev(&h, first.get(&h.labels).copied(), start)?;
+            self.snap
+                .summarize_steps(&h, start, step, n, self.scratch, &mut steps)?;
+            for (o, s) in out.iter_mut().zip(&steps) {
+                *o += s.increase_after(counting, prev);
+                if !s.is_empty() {
+                    prev = Some(s.last_v);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sums of one selector.
+struct Sums {
+    mark: Mark,
+    /// Sealed through: everything at or before is final.
+    hi: TimestampMs,
+    /// Day-aligned; no sample is at or before it.
+    d0: TimestampMs,
+    /// Day `k` is `(d0 + k*DAY, d0 + (k+1)*DAY]`; whole days up to `hi`.
+    days: Vec<f64>,
+    /// The increase in `(floor_to(hi, DAY), hi]`.
+    tail: f64,
+    /// Keyed by day start: the day's hours that end at or before `hi`.
+    hours: HashMap<TimestampMs, [f64; 24]>,
+    /// Keyed by hour start: the hour's minutes that end at or before `hi`.
+    minutes: HashMap<TimestampMs, [f64; 60]>,
+    /// Keyed by minute start: the increase each sample time in the minute
+    /// (at or before `hi`) adds, sorted by time.
+    events: HashMap<TimestampMs, Vec<(TimestampMs, f64)>>,
+    /// The last value at or before `hi` of each cumulative series, by
+    /// label-set hash (the head's own key; 64 bits make a collision between
+    /// two series of one selector vanishingly unlikely).
+    last: HashMap<u64, f64>,
+    /// The series known to count deltas, by label-set hash (a head series
+    /// re-created without its kind still counts as its files say).
+    delta: std::collections::HashSet<u64>,
+    /// When each series' first sample at or before `hi` is.
+    first: HashMap<Labels, TimestampMs>,
+}
+
+impl Sums {
+    fn build(ctx: &mut Ctx<'_, '_>, hi: TimestampMs, mark: Mark) -> Result<Sums, SloError> {
+        let floor = mark.floor().unwrap_or(hi).min(hi);
+        let d0 = floor_to(floor.saturating_sub(1), DAY);
+        let dhi = floor_to(hi, DAY).max(d0);
+        let mut s = Sums {
+            mark,
+            hi,
+            d0,
+            days: vec![0.0; ((dhi - d0) / DAY) as usize],
+            tail: 0.0,
+            hours: HashMap::new(),
+            minutes: HashMap::new(),
+            events: HashMap::new(),
+            last: HashMap::new(),
+            delta: Default::default(),
+            first: HashMap::new(),
+        };
+        let mut steps = Vec::new();
+        for h in ctx.select(d0, hi)? {
+            let counting = h.counting();
+            // nothing lies at or before d0: no earlier sample to bridge from
+            let mut prev = None;
+            ctx.snap
+                .summarize_steps(&h, d0, DAY, s.days.len(), ctx.scratch, &mut steps)?;
+            for (o, st) in s.days.iter_mut().zip(&steps) {
+                *o += st.increase_after(counting, prev);
+                if !st.is_empty() {
+                    prev = Some(st.last_v);
+                }
+            }
+            let t = ctx.summarize(&h, dhi, hi)?;
+            s.tail += t.increase_after(counting, prev);
+            if !t.is_empty() {
+                prev = Some(t.last_v);
+            }
+            if let Some(f) = steps.iter().chain([&t]).find(|st| !st.is_empty()) {
+                s.first.insert(h.labels.clone(), f.first_t);
+            }
+            s.note_last(&h, prev);
+        }
+        Ok(s)
+    }
+
+    fn note_last(&mut self, h: &SeriesHandle, prev: Option<f64>) {
+        match (h.counting(), prev) {
+            (Counting::Cumulative, Some(v)) => {
+                self.last.insert(h.labels.hash64(), v);
+            }
+            (Counting::Delta, _) => {
+                self.delta.insert(h.labels.hash64());
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves `hi` on to the snapshot's cut `to`, reading only the new time.
+    fn extend(&mut self, ctx: &mut Ctx<'_, '_>, to: TimestampMs) -> Result<(), SloError> {
+        let old = self.hi;
+        let (old_day, new_day) = (floor_to(old, DAY), floor_to(to, DAY));
+        let whole = ((new_day - old_day) / DAY) as usize;
+        // the day that held the old cut, then whole days, then the new tail
+        let mut first = self.tail;
+        let mut days = vec![0.0; whole.saturating_sub(1)];
+        let mut tail = if whole == 0 { self.tail } else { 0.0 };
+        let mut steps = Vec::new();
+        for h in ctx.select(old, to)? {
+            let counting = h.counting();
+            let mut prev = self.last.get(&h.labels.hash64()).copied();
+            let mut seen = None;
+            let mut take = |s: &Summary, acc: &mut f64, prev: &mut Option<f64>| {
+                *acc += s.increase_after(counting, *prev);
+                if !s.is_empty() {
+                    *prev = Some(s.last_v);
+                    seen = seen.or(Some(s.first_t));
+                }
+            };
+            if whole == 0 {
+                let s = ctx.summarize(&h, old, to)?;
+                take(&s, &mut tail, &mut prev);
+            } else {
+                let s = ctx.summarize(&h, old, old_day + DAY)?;
+                take(&s, &mut first, &mut prev);
+                ctx.snap.summarize_steps(
+                    &h,
+                    old_day + DAY,
+                    DAY,
+                    days.len(),
+                    ctx.scratch,
+                    &mut steps,
+                )?;
+                for (o, st) in days.iter_mut().zip(&steps) {
+                    take(st, o, &mut prev);
+                }
+                let s = ctx.summarize(&h, new_day, to)?;
+                take(&s, &mut tail, &mut prev);
+            }
+            self.note_last(&h, prev);
+            if let Some(f) = seen {
+                self.first.entry(h.labels.clone()).or_insert(f);
+            }
+        }
+        if whole > 0 {
+            self.days.push(first);
+            self.days.extend(days);
+        }
+        self.tail = tail;
+        // the buckets that held the old cut were partial
+        self.hours.remove(&floor_to(old, DAY));
+        self.minutes.remove(&floor_to(old, HOUR));
+        self.events.remove(&floor_to(old, MIN));
+        self.hi = to;
+        Ok(())
+    }
+
+    /// The increase in `(x, y]`, `y <= hi`.
+    fn sealed(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        x: TimestampMs,
+        y: TimestampMs,
+    ) -> Result<f64, SloError> {
+        let x = x.max(self.d0);
+        if x >= y {
+            return Ok(0.0);
+        }
+        let (xd, yd) = (bucket_end(x, DAY), floor_to(y, DAY));
+        if xd > yd {
+            return self.within_day(ctx, x, y);
+        }
+        let (i, j) = (
+            ((xd - self.d0) / DAY) as usize,
+            ((yd - self.d0) / DAY) as usize,
+        );
+        let days: f64 = self.days[i..j].iter().sum();
+        Ok(self.within_day(ctx, x, xd)? + days + self.within_day(ctx, yd, y)?)
+    }
+
+    /// `(x, y]` inside one day.
+    fn within_day(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        x: TimestampMs,
+        y: TimestampMs,
+    ) -> Result<f64, SloError> {
+        if x >= y {
+            return Ok(0.0);
+        }
+        let (xh, yh) = (bucket_end(x, HOUR), floor_to(y, HOUR));
+        if xh > yh {
+            return self.within_hour(ctx, x, y);
+        }
+        let mid = if xh < yh {
+            let day = floor_to(xh, DAY);
+            if !self.hours.contains_key(&day) {
+                self.fill_hours(ctx, day)?;
+            }
+            let hours = &self.hours[&day];
+            hours[((xh - day) / HOUR) as usize..((yh - day) / HOUR) as usize]
+                .iter()
+                .sum()
+        } else {
+            0.0
+        };
+        Ok(self.within_hour(ctx, x, xh)? + mid + self.within_hour(ctx, yh, y)?)
+    }
+
+    /// `(x, y]` inside one hour.
+    fn within_hour(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        x: TimestampMs,
+        y: TimestampMs,
+    ) -> Result<f64, SloError> {
+        if x >= y {
+            return Ok(0.0);
+        }
+        let (xm, ym) = (bucket_end(x, MIN), floor_to(y, MIN));
+        if xm > ym {
+            return self.within_minute(ctx, x, y);
+        }
+        let mid = if xm < ym {
+            let hour = floor_to(xm, HOUR);
+            if !self.minutes.contains_key(&hour) {
+                self.fill_minutes(ctx, hour)?;
+            }
+            let minutes = &self.minutes[&hour];
+            minutes[((xm - hour) / MIN) as usize..((ym - hour) / MIN) as usize]
+                .iter()
+                .sum()
+        } else {
+            0.0
+        };
+        Ok(self.within_minute(ctx, x, xm)? + mid + self.within_minute(ctx, ym, y)?)
+    }
+
+    /// `(x, y]` inside one minute.
+    fn within_minute(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        x: TimestampMs,
+        y: TimestampMs,
+    ) -> Result<f64, SloError> {
+        if x >= y {
+            return Ok(0.0);
+        }
+        let minute = floor_to(y - 1, MIN);
+        if !self.events.contains_key(&minute) {
+            self.fill_events(ctx, minute)?;
+        }
+        let ev = &self.events[&minute];
+        let lo = ev.partition_point(|e| e.0 <= x);
+        let hi = ev.partition_point(|e| e.0 <= y);
+        Ok(ev[lo..hi].iter().map(|e| e.1).sum())
+    }
+
+    /// The hours of the block of days holding `day`, up to `hi`.
+    fn fill_hours(&mut self, ctx: &mut Ctx<'_, '_>, day: TimestampMs) -> Result<(), SloError> {
+        let start = floor_to(day, HOUR_BLOCK).max(self.d0);
+        let end = (start + HOUR_BLOCK).min(floor_to(self.hi, HOUR));
+        let mut sums = vec![0.0; ((end - start).max(0) / HOUR) as usize];
+        ctx.add_steps(&self.first, start, HOUR, &mut sums)?;
+        let mut d = start;
+        while d < end || d <= day {
+            let mut a = [0.0; 24];
+            for (k, v) in a.iter_mut().enumerate() {
+                *v = sums
+                    .get(((d - start) / HOUR) as usize + k)
+                    .copied()
+                    .unwrap_or(0.0);
+            }
+            self.hours.insert(d, a);
+            d += DAY;
+        }
+        Ok(())
+    }
+
+    /// The minutes of the block of hours holding `hour`, up to `hi`.
+    fn fill_minutes(&mut self, ctx: &mut Ctx<'_, '_>, hour: TimestampMs) -> Result<(), SloError> {
+        if self.minutes.len() > MAX_MINUTE_HOURS {
+            self.minutes.clear();
+        }
+        let start = floor_to(hour, MINUTE_BLOCK);
+        let end = (start + MINUTE_BLOCK).min(floor_to(self.hi, MIN));
+        let mut sums = vec![0.0; ((end - start).max(0) / MIN) as usize];
+        ctx.add_steps(&self.first, start, MIN, &mut sums)?;
+        let mut h = start;
+        while h < end || h <= hour {
+            let mut a = [0.0; 60];
+            for (k, v) in a.iter_mut().enumerate() {
+                *v = sums
+                    .get(((h - start) / MIN) as usize + k)
+                    .copied()
+                    .unwrap_or(0.0);
+            }
+            self.minutes.insert(h, a);
+            h += HOUR;
+        }
+        Ok(())
+    }
+
+    /// The events of the block of minutes holding `minute`, up to `hi`.
+    fn fill_events(&mut self, ctx: &mut Ctx<'_, '_>, minute: TimestampMs) -> Result<(), SloError> {
+        if self.events.len() > MAX_EVENT_MINUTES {
+            self.events.clear();
+        }
+        let start = floor_to(minute, EVENT_BLOCK);
+        let end = (start + EVENT_BLOCK).min(self.hi);
+        let mut all: Vec<(TimestampMs, f64)> = Vec::new();
+        let (mut ts, mut vs, mut steps) = (Vec::new(), Vec::new(), Vec::new());
+        for h in ctx.select(start.saturating_sub(SELECT_BEFORE_MS), end)? {
+            let counting = h.counting();
+            let mut prev = ctx.prev(&h, self.first.get(&h.labels).copied(), start)?;
+            ts.clear();
+            vs.clear();
+            ctx.snap
+                .read_samples(&h, start + 1, end, ctx.scratch, &mut ts, &mut vs)?;
+            if !ts.is_empty() {
+                for (&t, &v) in ts.iter().zip(&vs) {
+                    if is_stale_marker(v) {
+                        continue;
+                    }
+                    match (counting, prev) {
+                        (Counting::Delta, _) => all.push((t, v)),
+                        (Counting::Cumulative, Some(p)) => all.push((t, pair_increase(p, v))),
+                        (Counting::Cumulative, None) => {}
+                    }
+                    prev = Some(v);
+                }
+                continue;
+            }
+            // Raw samples gone (retention): minute buckets give each
+            // sample's increase when a minute holds at most two samples;
+            // more are placed at the minute's last sample.
+            let n = ((end - start + MIN - 1) / MIN) as usize;
+            ctx.snap
+                .summarize_steps(&h, start, MIN, n, ctx.scratch, &mut steps)?;
+            for s in &steps {
+                if s.is_empty() || s.last_t > end {
+                    continue;
+                }
+                let bridge = match (counting, prev) {
+                    (Counting::Cumulative, Some(p)) => pair_increase(p, s.first_v),
+                    (Counting::Delta, _) => s.first_v,
+                    _ => 0.0,
+                };
+                all.push((s.first_t, bridge));
+                if s.count > 1 {
+                    let rest = match counting {
+                        Counting::Cumulative => s.inc,
+                        Counting::Delta => s.inc - s.first_v,
+                    };
+                    all.push((s.last_t, rest));
+                }
+                prev = Some(s.last_v);
+            }
+        }
+        all.sort_by_key(|e| e.0);
+        let mut m = start;
+        while m < end || m <= minute {
+            let lo = all.partition_point(|e| e.0 <= m);
+            let hi = all.partition_point(|e| e.0 <= m + MIN);
+            self.events.insert(m, all[lo..hi].to_vec());
+            m += MIN;
+        }
+        Ok(())
+    }
+
+    /// Adds to `out[i]` the increase of each live piece `(a, b]` (all after
+    /// `hi`, sorted), read from the head and chained from each series' last
+    /// sealed value.
+    fn live(
+        &self,
+        ctx: &mut Ctx<'_, '_>,
+        live: &[(usize, Piece)],
+        out: &mut [f64],
+    ) -> Result<(), SloError> {
+        let (Some(first), Some(last)) = (live.first(), live.last()) else {
+            return Ok(());
+        };
+        if let [(i, (a, b))] = live {
+            if *a == self.hi {
+                // one window from the cut on, the common case: summarised
+                // in the head, in place
+                let mut sum = 0.0;
+                ctx.snap.head_summaries(
+                    ctx.matchers,
+                    *a,
+                    *b,
+                    |hash| self.delta.contains(&hash),
+                    |hash, counting, s| {
+                        sum += s.increase_after(counting, self.last.get(&hash).copied());
+                    },
+                );
+                out[*i] += sum;
+                return Ok(());
+            }
+        }
+        for h in ctx
+            .snap
+            .select(ctx.matchers, first.1 .0.saturating_add(1), last.1 .1)?
+        {
+            let counting = h.counting();
+            let mut prev = match counting {
+                Counting::Delta => None,
+                Counting::Cumulative => self.last.get(&h.labels.hash64()).copied(),
+            };
+            // everything after `hi` is in the head
+            let mut at = self.hi;
+            for &(i, (a, b)) in live {
+                if a > at && counting == Counting::Cumulative {
+                    let gap = ctx.summarize(&h, at, a)?;
+                    if !gap.is_empty() {
+                        prev = Some(gap.last_v);
+                    }
+                }
+                let s = ctx.summarize(&h, a, b)?;
+                out[i] += s.increase_after(counting, prev);
+                if !s.is_empty() {
+                    prev = Some(s.last_v);
+                }
+                at = b;
+            }
+        }
+        Ok(())
+    }
+}
