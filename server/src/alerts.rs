@@ -18,6 +18,7 @@ use nines_engine::Engine;
 use nines_slo::alerting::{self, BurnPolicy, RuleState};
 use nines_slo::catalog::SloCatalog;
 use nines_slo::report::SloEval;
+use nines_slo::sums::SumsCache;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;
@@ -121,7 +122,13 @@ impl Alerter {
 
     /// Evaluates every SLO at `now` (blocking) and returns the alerts to send
     /// to Alertmanager: all firing ones and those that just resolved.
-    pub fn evaluate(&self, engine: &Engine, catalog: &dyn SloCatalog, now: i64) -> Vec<Json> {
+    pub fn evaluate(
+        &self,
+        engine: &Engine,
+        catalog: &dyn SloCatalog,
+        sums: Option<&SumsCache>,
+        now: i64,
+    ) -> Vec<Json> {
         let started = Instant::now();
         let snap = engine.snapshot();
         let mut fresh: BTreeMap<(String, usize), Tracked> = BTreeMap::new();
@@ -131,7 +138,8 @@ impl Alerter {
                 continue;
             };
             let exclusions = catalog.exclusions(&name);
-            let states = SloEval::new(&snap, &versions, &exclusions).and_then(|mut e| {
+            let states = SloEval::new(&snap, &versions, &exclusions).and_then(|e| {
+                let mut e = e.with_cache(sums);
                 let v = e.version_at(now);
                 let meta = (v.def.service.clone(), v.version);
                 alerting::evaluate(&mut e, &self.policy, now).map(|s| (meta, s))
@@ -320,7 +328,8 @@ pub async fn run(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
         let st = Arc::clone(&state);
         let now = crate::http::now_ms();
         let sent = tokio::task::spawn_blocking(move || {
-            st.alerter.evaluate(&st.engine, st.slos.as_ref(), now)
+            st.alerter
+                .evaluate(&st.engine, st.slos.as_ref(), Some(&st.slo_sums.0), now)
         })
         .await;
         let Ok(alerts) = sent else {
@@ -413,11 +422,11 @@ mod tests {
         policy.rules.truncate(2);
         let a = Alerter::new(policy, Duration::from_secs(30), None);
 
-        assert!(a.evaluate(&engine, &cat, t0 + 100 * MIN).is_empty());
+        assert!(a.evaluate(&engine, &cat, None, t0 + 100 * MIN).is_empty());
         assert_eq!(a.alerts_json()["alerts"].as_array().unwrap().len(), 0);
 
         let firing_at = t0 + 139 * MIN;
-        let sent = a.evaluate(&engine, &cat, firing_at);
+        let sent = a.evaluate(&engine, &cat, None, firing_at);
         // 1h/5m (burn 50) and 6h/30m (burn > 6) both fire
         assert_eq!(sent.len(), 2, "{sent:?}");
         assert_eq!(sent[0]["labels"]["severity"], "page");
@@ -428,16 +437,18 @@ mod tests {
         assert_eq!(alerts["alerts"][0]["state"], "firing");
 
         // still firing later: the same start time is kept
-        let sent = a.evaluate(&engine, &cat, firing_at + 2 * MIN);
+        let sent = a.evaluate(&engine, &cat, None, firing_at + 2 * MIN);
         assert_eq!(sent.len(), 2);
         assert_eq!(sent[0]["startsAt"], rfc3339(firing_at));
 
         // healthy again: each is sent once more, resolved
         let resolved_at = t0 + 199 * MIN;
-        let sent = a.evaluate(&engine, &cat, resolved_at);
+        let sent = a.evaluate(&engine, &cat, None, resolved_at);
         assert_eq!(sent.len(), 2, "{sent:?}");
         assert!(sent.iter().all(|s| s["endsAt"] == rfc3339(resolved_at)));
-        assert!(a.evaluate(&engine, &cat, resolved_at + MIN).is_empty());
+        assert!(a
+            .evaluate(&engine, &cat, None, resolved_at + MIN)
+            .is_empty());
 
         let rules = a.rules_json();
         let g = &rules["groups"][0];

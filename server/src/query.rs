@@ -180,6 +180,7 @@ async fn run(st: &Arc<AppState>, req: QueryRequest, started: Instant) -> Result<
         timeout: left,
         max_samples: st.config.limits.max_samples_per_query,
         slo_catalog: Some(st.slo_catalog.clone()),
+        slo_sums: Some(st.slo_sums.clone()),
         ..QueryOptions::default()
     };
     let cancel = Cancel::new();

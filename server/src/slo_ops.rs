@@ -9,6 +9,7 @@ use nines_slo::catalog::SloCatalog;
 use nines_slo::gate::{self, GateDecision, GatePolicy};
 use nines_slo::incidents::{self, Breach, Deploy, Scan};
 use nines_slo::report::SloEval;
+use nines_slo::sums::SumsCache;
 use nines_slo::SloError;
 
 use crate::annotations::{self, Filter};
@@ -29,6 +30,7 @@ pub enum OpError {
 pub fn gate(
     engine: &Engine,
     catalog: &dyn SloCatalog,
+    sums: Option<&SumsCache>,
     slo: &str,
     policy: &GatePolicy,
     at: i64,
@@ -38,7 +40,7 @@ pub fn gate(
         .ok_or_else(|| OpError::UnknownSlo(slo.into()))?;
     let exclusions = catalog.exclusions(slo);
     let snap = engine.snapshot();
-    let mut eval = SloEval::new(&snap, &versions, &exclusions)?;
+    let mut eval = SloEval::new(&snap, &versions, &exclusions)?.with_cache(sums);
     Ok(gate::decide(&mut eval, policy, at)?)
 }
 
@@ -61,6 +63,7 @@ pub const MAX_SCAN_STEPS: i64 = 43_200;
 pub fn incidents(
     engine: &Engine,
     catalog: &dyn SloCatalog,
+    sums: Option<&SumsCache>,
     policy: &BurnPolicy,
     q: &IncidentQuery,
 ) -> Result<Vec<Breach>, OpError> {
@@ -81,7 +84,7 @@ pub fn incidents(
         .ok_or_else(|| OpError::UnknownSlo(q.slo.clone()))?;
     let exclusions = catalog.exclusions(&q.slo);
     let snap = engine.snapshot();
-    let mut eval = SloEval::new(&snap, &versions, &exclusions)?;
+    let mut eval = SloEval::new(&snap, &versions, &exclusions)?.with_cache(sums);
     let service = eval.version_at(q.to).def.service.clone();
     let deploys: Vec<Deploy> = annotations::list(
         engine,

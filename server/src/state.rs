@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nines_engine::{Engine, SeriesKind};
-use nines_query::eval::SloCatalogRef;
+use nines_query::eval::{SloCatalogRef, SloSumsRef};
 use nines_slo::store::SloStore;
 use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,6 +32,9 @@ pub struct AppState {
     pub slos: Arc<SloStore>,
     /// The same store as the query evaluator's catalog.
     pub slo_catalog: SloCatalogRef,
+    /// Per-selector SLO event sums shared by queries, alerts, the gate and
+    /// incidents (`nines_slo::sums`).
+    pub slo_sums: SloSumsRef,
     pub config: Config,
     pub metrics: Metrics,
     pub query_timeout: Duration,
@@ -89,6 +92,7 @@ impl AppState {
             alerter,
             engine,
             slo_catalog: SloCatalogRef(Arc::clone(&slos) as _),
+            slo_sums: SloSumsRef::default(),
             slos,
             metrics: Metrics::new(budget as u64),
             query_timeout,

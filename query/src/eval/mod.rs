@@ -60,6 +60,29 @@ pub struct QueryOptions {
     /// Where `slo_*` operators find SLO definitions. `None` by default:
     /// only the ad-hoc SLO functions work until a store is plugged in.
     pub slo_catalog: Option<SloCatalogRef>,
+    /// Per-selector event sums shared by every query of one engine, so
+    /// that SLO operators over long windows add cached numbers instead of
+    /// reading every series (`nines_slo::sums`). `None`: read each time.
+    pub slo_sums: Option<SloSumsRef>,
+}
+
+/// A shared cache of SLO event sums. Options compare equal when they share
+/// the same cache.
+#[derive(Clone, Default)]
+pub struct SloSumsRef(pub Arc<nines_slo::sums::SumsCache>);
+
+impl PartialEq for SloSumsRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SloSumsRef {}
+
+impl std::fmt::Debug for SloSumsRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SloSumsRef(..)")
+    }
 }
 
 /// A shared SLO catalog. Options compare equal when they share the same
@@ -88,6 +111,7 @@ impl Default for QueryOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             slo_catalog: None,
+            slo_sums: None,
         }
     }
 }

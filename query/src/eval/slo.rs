@@ -107,7 +107,9 @@ impl Evaluator<'_> {
                         effective_to: None,
                         def,
                     }];
-                    let mut ev = SloEval::new(self.snap, &versions, &[]).map_err(slo_err)?;
+                    let mut ev = SloEval::new(self.snap, &versions, &[])
+                        .map_err(slo_err)?
+                        .with_cache(self.opts.slo_sums.as_ref().map(|c| &*c.0));
                     let v = match name {
                         "sli" => ev.sli(t, w),
                         "error_ratio" => ev.error_ratio(t, w),
@@ -167,7 +169,9 @@ impl Evaluator<'_> {
         } else {
             None
         };
-        let mut ev = SloEval::new(self.snap, &versions, &exclusions).map_err(slo_err)?;
+        let mut ev = SloEval::new(self.snap, &versions, &exclusions)
+            .map_err(slo_err)?
+            .with_cache(self.opts.slo_sums.as_ref().map(|c| &*c.0));
         let mut series: BTreeMap<Labels, Vec<(u32, f64)>> = BTreeMap::new();
         for (i, t) in steps.times().enumerate() {
             self.check("SLO evaluation")?;

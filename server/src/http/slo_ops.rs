@@ -85,8 +85,15 @@ pub async fn gate(State(st): State<Arc<AppState>>, p: Params) -> Result<Response
     }
     let st2 = Arc::clone(&st);
     let out = blocking(move || {
-        let decision =
-            slo_ops::gate(&st2.engine, st2.slos.as_ref(), &slo, &policy, at).map_err(op_error)?;
+        let decision = slo_ops::gate(
+            &st2.engine,
+            st2.slos.as_ref(),
+            Some(&st2.slo_sums.0),
+            &slo,
+            &policy,
+            at,
+        )
+        .map_err(op_error)?;
         let mut body = json!(decision);
         if overriding {
             let said = decision.verdict;
@@ -159,7 +166,14 @@ pub async fn incidents(State(st): State<Arc<AppState>>, p: Params) -> Result<Res
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let st2 = Arc::clone(&st);
     let found = blocking(move || {
-        slo_ops::incidents(&st2.engine, st2.slos.as_ref(), &policy, &q).map_err(op_error)
+        slo_ops::incidents(
+            &st2.engine,
+            st2.slos.as_ref(),
+            Some(&st2.slo_sums.0),
+            &policy,
+            &q,
+        )
+        .map_err(op_error)
     })
     .await?;
     Ok(success(json!(found)))
