@@ -12,6 +12,7 @@
 use nines_engine::index::{MatchOp, Matcher};
 use nines_engine::read::{ReadScratch, SeriesHandle, Snapshot};
 use nines_engine::rollup::Counting;
+use nines_engine::types::is_stale_marker;
 use nines_engine::TimestampMs;
 
 use crate::error::SloError;
@@ -204,6 +205,49 @@ impl<'a> Counter<'a> {
                     good,
                     total: total_inc,
                 })
+            }
+            Sli::GaugeThreshold { gauge, op, value } => {
+                // every sample is an event, good when it meets the bound;
+                // stale markers are no samples, NaN never meets a bound
+                let mut out = PieceCounts {
+                    good: vec![0.0; pieces.len()],
+                    total: vec![0.0; pieces.len()],
+                };
+                let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+                    return Ok(out);
+                };
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
+                for h in self.select(gauge.matchers(), pieces)? {
+                    ts.clear();
+                    vs.clear();
+                    self.snap.read_samples(
+                        &h,
+                        first.0.saturating_add(1),
+                        last.1,
+                        &mut self.scratch,
+                        &mut ts,
+                        &mut vs,
+                    )?;
+                    let mut i = 0;
+                    for (&t, &v) in ts.iter().zip(&vs) {
+                        if is_stale_marker(v) {
+                            continue;
+                        }
+                        while i < pieces.len() && pieces[i].1 < t {
+                            i += 1;
+                        }
+                        let Some(&(a, _)) = pieces.get(i) else {
+                            break;
+                        };
+                        if t > a {
+                            out.total[i] += 1.0;
+                            if op.holds(v, *value) {
+                                out.good[i] += 1.0;
+                            }
+                        }
+                    }
+                }
+                Ok(out)
             }
             Sli::ThresholdLatency { bucket, threshold } => {
                 let all = self.select(bucket.matchers(), pieces)?;

@@ -85,6 +85,57 @@ pub enum Sli {
         /// number (so `1`, `1.0` and `1e0` are the same edge).
         threshold: f64,
     },
+    /// A gauge and a bound (`value <= 0.3`), windows-based only (time
+    /// slices): each sample is an event, good when it meets the bound, so a
+    /// slice's ratio is its good samples over its samples. Counted from raw
+    /// samples, so answered within raw retention.
+    GaugeThreshold {
+        gauge: Selector,
+        op: Comparison,
+        value: f64,
+    },
+}
+
+/// How a gauge sample is compared with a gauge threshold SLI's bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl Comparison {
+    /// OpenSLO's spelling: `lt`, `lte`, `gt`, `gte`.
+    pub fn parse(op: &str) -> Option<Comparison> {
+        Some(match op {
+            "lt" => Comparison::Lt,
+            "lte" => Comparison::Lte,
+            "gt" => Comparison::Gt,
+            "gte" => Comparison::Gte,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Lt => "lt",
+            Comparison::Lte => "lte",
+            Comparison::Gt => "gt",
+            Comparison::Gte => "gte",
+        }
+    }
+
+    /// Whether sample `v` meets the bound (NaN never does).
+    pub fn holds(self, v: f64, bound: f64) -> bool {
+        match self {
+            Comparison::Lt => v < bound,
+            Comparison::Lte => v <= bound,
+            Comparison::Gt => v > bound,
+            Comparison::Gte => v >= bound,
+        }
+    }
 }
 
 /// The period a budget is measured over.

@@ -3,8 +3,10 @@
 //! Supported: an inline indicator (`spec.indicator.spec`) with a
 //! `ratioMetric` (`good` or `bad`, and `total`, each a
 //! `metricSource.spec.query` holding a series selector) or a
-//! `thresholdMetric` (a histogram `_bucket` selector; the threshold is
-//! `objectives[0].value` with `op: lte`); exactly one objective; exactly one
+//! `thresholdMetric` (a histogram `_bucket` selector, the threshold in
+//! `objectives[0].value` with `op: lte`; or any other selector, a gauge,
+//! with `op` `lt`, `lte`, `gt` or `gte` and `Timeslices` or
+//! `RatioTimeslices` budgeting); exactly one objective; exactly one
 //! `timeWindow` (rolling `duration`, or `calendar` with `startTime` and
 //! `timeZone` and a duration of `1d`, `1w`, `1M`, `1Q` or `1Y`);
 //! `budgetingMethod` `Occurrences`, `Timeslices` or `RatioTimeslices`.
@@ -16,7 +18,7 @@ use serde::Deserialize;
 use crate::calendar::{self, CalendarUnit};
 use crate::duration::{self, Shorthand};
 use crate::error::{Location, SloError};
-use crate::model::{Budgeting, Objective, RatioEvents, Selector, Sli, Slo, Window};
+use crate::model::{Budgeting, Comparison, Objective, RatioEvents, Selector, Sli, Slo, Window};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -345,40 +347,63 @@ fn parse_doc(file: &str, doc: &DocText<'_>) -> Result<Slo, SloError> {
                 &t.metric_source.metric_source_ref,
                 &t.metric_source.source_type,
             );
-            if !sel
+            let histogram = sel
                 .matchers()
                 .iter()
-                .any(|m| m.name == "__name__" && m.value.ends_with("_bucket"))
-            {
-                return Err(fail(
-                    "spec.indicator.spec.thresholdMetric.metricSource.spec.query",
-                    &["spec", "thresholdMetric", "query"],
-                    format!(
-                        "{} must select a histogram's _bucket series by name (name_bucket{{...}})",
-                        sel.text()
-                    ),
-                ));
-            }
-            match objective.op.as_deref() {
-                None | Some("lte") => {}
-                Some(op) => {
-                    return Err(fail(
-                        "spec.objectives[0].op",
-                        &["spec", "objectives", "op"],
-                        format!("op {op:?} is not supported for a histogram threshold; buckets count values <= le, so use lte"),
-                    ))
-                }
-            }
-            let threshold = objective.value.filter(|v| !v.is_nan()).ok_or_else(|| {
+                .any(|m| m.name == "__name__" && m.value.ends_with("_bucket"));
+            let value = objective.value.filter(|v| !v.is_nan()).ok_or_else(|| {
                 fail(
                     "spec.objectives[0].value",
                     &["spec", "objectives"],
                     "a thresholdMetric needs the threshold in objectives[0].value".into(),
                 )
             })?;
-            Sli::ThresholdLatency {
-                bucket: sel,
-                threshold,
+            if histogram {
+                match objective.op.as_deref() {
+                    None | Some("lte") => {}
+                    Some(op) => {
+                        return Err(fail(
+                            "spec.objectives[0].op",
+                            &["spec", "objectives", "op"],
+                            format!("op {op:?} is not supported for a histogram threshold; buckets count values <= le, so use lte"),
+                        ))
+                    }
+                }
+                Sli::ThresholdLatency {
+                    bucket: sel,
+                    threshold: value,
+                }
+            } else {
+                // a gauge: each sample is good when it meets the bound
+                let op = objective.op.as_deref().ok_or_else(|| {
+                    fail(
+                        "spec.objectives[0].op",
+                        &["spec", "objectives"],
+                        "a gauge thresholdMetric needs op (lt, lte, gt or gte)".into(),
+                    )
+                })?;
+                let op = Comparison::parse(op).ok_or_else(|| {
+                    fail(
+                        "spec.objectives[0].op",
+                        &["spec", "objectives", "op"],
+                        format!("op {op:?} is not one of lt, lte, gt, gte"),
+                    )
+                })?;
+                if spec.budgeting_method == "Occurrences" {
+                    return Err(fail(
+                        "spec.budgetingMethod",
+                        &["spec", "budgetingMethod"],
+                        format!(
+                            "{} selects a gauge (not name_bucket{{...}}): a gauge threshold is windows-based, so budgetingMethod must be Timeslices or RatioTimeslices",
+                            sel.text()
+                        ),
+                    ));
+                }
+                Sli::GaugeThreshold {
+                    gauge: sel,
+                    op,
+                    value,
+                }
             }
         }
         _ => {

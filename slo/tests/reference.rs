@@ -454,6 +454,7 @@ fn ref_events(w: &World, def: &Slo, a: i64, b: i64, keep: &dyn Fn(i64) -> bool) 
                 let is_count = s.labels.metric_name() == Some("lat_count");
                 (matches(bucket, &s.labels) && le_ok, false, is_count)
             }
+            Sli::GaugeThreshold { .. } => unreachable!("gauge SLIs: slo/tests/gauge.rs"),
         };
         // events are in time order: only those in (a, b] are looked at
         let lo = evs.partition_point(|e| e.0 <= a);

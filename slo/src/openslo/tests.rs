@@ -164,3 +164,38 @@ fn empty_documents_are_skipped() {
     assert_eq!(parse_file("f", &t).unwrap().len(), 2);
     assert!(parse_file("f", "").unwrap().is_empty());
 }
+
+#[test]
+fn a_threshold_on_a_gauge_is_a_windows_based_gauge_sli() {
+    let gauge = TWO.replace(
+        "http_request_duration_seconds_bucket{job=\"api\"}",
+        "queue_lag_seconds{job=\"api\"}",
+    );
+    let slos = parse_file("f.yaml", &gauge).unwrap();
+    match &slos[1].sli {
+        Sli::GaugeThreshold { gauge, op, value } => {
+            assert_eq!(gauge.text(), "queue_lag_seconds{job=\"api\"}");
+            assert_eq!((*op, *value), (Comparison::Lte, 0.3));
+        }
+        other => panic!("{other:?}"),
+    }
+    let gt = parse_file("f.yaml", &gauge.replace("op: lte", "op: gt")).unwrap();
+    assert!(matches!(
+        gt[1].sli,
+        Sli::GaugeThreshold {
+            op: Comparison::Gt,
+            ..
+        }
+    ));
+    let e = err(&gauge.replace("op: lte", "op: eq"));
+    assert!(e.contains("field spec.objectives[0].op"), "{e}");
+    assert!(e.contains("lt, lte, gt, gte"), "{e}");
+    let e = err(&gauge.replace(
+        "budgetingMethod: Timeslices",
+        "budgetingMethod: Occurrences",
+    ));
+    assert!(e.contains("field spec.budgetingMethod"), "{e}");
+    assert!(e.contains("windows-based"), "{e}");
+    let e = err(&gauge.replace("    - op: lte\n      value", "    - value"));
+    assert!(e.contains("needs op"), "{e}");
+}
