@@ -322,7 +322,9 @@ impl Sums {
             first: HashMap::new(),
         };
         let mut steps = Vec::new();
-        for h in ctx.select(d0, hi)? {
+        // whole days: the 1 d rollup files, finer ones only where the 1 d
+        // ones are not written yet
+        for h in ctx.snap.select_for_steps(ctx.matchers, d0, hi, DAY)? {
             let counting = h.counting();
             // nothing lies at or before d0: no earlier sample to bridge from
             let mut prev = None;

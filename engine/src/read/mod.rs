@@ -253,6 +253,63 @@ impl Snapshot {
         Ok(found.into_sorted())
     }
 
+    /// Like [`Snapshot::select_with_rollups`], for reading whole steps of
+    /// `step` from a multiple of it (as [`Snapshot::summarize_steps`]
+    /// does): only the rollup widths dividing `step`, and of each only the
+    /// files after where the next coarser one is written (the plan reads
+    /// nothing finer before that), raw files only after the finest. Years
+    /// of history then cost the coarse width's files, not every width's.
+    pub fn select_for_steps(
+        &self,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        step: i64,
+    ) -> Result<Vec<SeriesHandle>> {
+        let mut widths: Vec<(u32, TimestampMs)> = self
+            .version
+            .rollups_through
+            .iter()
+            .map(|(r, t)| (*r, *t))
+            .filter(|(r, _)| {
+                let w = i64::from(*r) * 1000;
+                step % w == 0 && mint.rem_euclid(w) == 0
+            })
+            .collect();
+        widths.sort_by_key(|w| std::cmp::Reverse(w.0));
+        let mut from: BTreeMap<u32, TimestampMs> = BTreeMap::new();
+        let mut lo = mint;
+        for &(res, written) in &widths {
+            from.insert(res, lo);
+            lo = lo.max(rollup::floor_to(written, i64::from(res) * 1000));
+        }
+        let mut found = Found::new(&self.version);
+        self.select_raw(&mut found, matchers, lo, maxt)?;
+        let interner = &self.version.labels;
+        for (res, files) in &self.version.rollups {
+            let Some(&res_from) = from.get(res) else {
+                continue;
+            };
+            let w = i64::from(*res) * 1000;
+            for (i, f) in files.iter().enumerate() {
+                if !f.overlaps(res_from, maxt.saturating_add(w)) {
+                    continue;
+                }
+                let dir = f.segment.directory(interner)?;
+                for ord in index::select(&f.segment, matchers) {
+                    let e = dir.get(&f.segment, ord)?;
+                    let h = found.handle(&e.labels);
+                    h.note_kind(e.kind);
+                    h.rollups.entry(*res).or_default().push(Source {
+                        file: i as u32,
+                        ordinal: ord,
+                    });
+                }
+            }
+        }
+        Ok(found.into_sorted())
+    }
+
     /// Appends the series' samples with `mint <= t <= maxt` in time order.
     /// Where sources overlap (they normally do not), a later source's sample
     /// replaces an earlier one at the same timestamp.
