@@ -274,6 +274,29 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// Sums of `unit`-wide buckets within `span`-wide ones, keyed by span
+/// start, filled a `block` at a time.
+struct Level {
+    span: i64,
+    unit: i64,
+    block: i64,
+    /// Beyond this many spans the level is dropped and refilled as needed.
+    max_spans: usize,
+    sums: HashMap<TimestampMs, Box<[f64]>>,
+}
+
+impl Level {
+    fn new(span: i64, unit: i64, block: i64, max_spans: usize) -> Level {
+        Level {
+            span,
+            unit,
+            block,
+            max_spans,
+            sums: HashMap::new(),
+        }
+    }
+}
+
 /// The sums of one selector.
 struct Sums {
     mark: Mark,
@@ -285,10 +308,9 @@ struct Sums {
     days: Vec<f64>,
     /// The increase in `(floor_to(hi, DAY), hi]`.
     tail: f64,
-    /// Keyed by day start: the day's hours that end at or before `hi`.
-    hours: HashMap<TimestampMs, [f64; 24]>,
-    /// Keyed by hour start: the hour's minutes that end at or before `hi`.
-    minutes: HashMap<TimestampMs, [f64; 60]>,
+    /// The hours of days, then the minutes of hours: each filled where a
+    /// window edge needs them, for units that end at or before `hi`.
+    levels: [Level; 2],
     /// Keyed by minute start: the increase each sample time in the minute
     /// (at or before `hi`) adds, sorted by time.
     events: HashMap<TimestampMs, Vec<(TimestampMs, f64)>>,
@@ -314,8 +336,10 @@ impl Sums {
             d0,
             days: vec![0.0; ((dhi - d0) / DAY) as usize],
             tail: 0.0,
-            hours: HashMap::new(),
-            minutes: HashMap::new(),
+            levels: [
+                Level::new(DAY, HOUR, HOUR_BLOCK, usize::MAX),
+                Level::new(HOUR, MIN, MINUTE_BLOCK, MAX_MINUTE_HOURS),
+            ],
             events: HashMap::new(),
             last: HashMap::new(),
             delta: Default::default(),
@@ -413,8 +437,9 @@ impl Sums {
         }
         self.tail = tail;
         // the buckets that held the old cut were partial
-        self.hours.remove(&floor_to(old, DAY));
-        self.minutes.remove(&floor_to(old, HOUR));
+        for l in &mut self.levels {
+            l.sums.remove(&floor_to(old, l.span));
+        }
         self.events.remove(&floor_to(old, MIN));
         self.hi = to;
         Ok(())
@@ -433,72 +458,49 @@ impl Sums {
         }
         let (xd, yd) = (bucket_end(x, DAY), floor_to(y, DAY));
         if xd > yd {
-            return self.within_day(ctx, x, y);
+            return self.within(ctx, 0, x, y);
         }
         let (i, j) = (
             ((xd - self.d0) / DAY) as usize,
             ((yd - self.d0) / DAY) as usize,
         );
         let days: f64 = self.days[i..j].iter().sum();
-        Ok(self.within_day(ctx, x, xd)? + days + self.within_day(ctx, yd, y)?)
+        Ok(self.within(ctx, 0, x, xd)? + days + self.within(ctx, 0, yd, y)?)
     }
 
-    /// `(x, y]` inside one day.
-    fn within_day(
+    /// `(x, y]` inside one bucket of `self.levels[li]`'s span (a day for
+    /// level 0, an hour for level 1), from its cached finer sums; inside
+    /// one minute below that.
+    fn within(
         &mut self,
         ctx: &mut Ctx<'_, '_>,
+        li: usize,
         x: TimestampMs,
         y: TimestampMs,
     ) -> Result<f64, SloError> {
         if x >= y {
             return Ok(0.0);
         }
-        let (xh, yh) = (bucket_end(x, HOUR), floor_to(y, HOUR));
-        if xh > yh {
-            return self.within_hour(ctx, x, y);
-        }
-        let mid = if xh < yh {
-            let day = floor_to(xh, DAY);
-            if !self.hours.contains_key(&day) {
-                self.fill_hours(ctx, day)?;
-            }
-            let hours = &self.hours[&day];
-            hours[((xh - day) / HOUR) as usize..((yh - day) / HOUR) as usize]
-                .iter()
-                .sum()
-        } else {
-            0.0
-        };
-        Ok(self.within_hour(ctx, x, xh)? + mid + self.within_hour(ctx, yh, y)?)
-    }
-
-    /// `(x, y]` inside one hour.
-    fn within_hour(
-        &mut self,
-        ctx: &mut Ctx<'_, '_>,
-        x: TimestampMs,
-        y: TimestampMs,
-    ) -> Result<f64, SloError> {
-        if x >= y {
-            return Ok(0.0);
-        }
-        let (xm, ym) = (bucket_end(x, MIN), floor_to(y, MIN));
-        if xm > ym {
+        let Some(&Level { span, unit, .. }) = self.levels.get(li) else {
             return self.within_minute(ctx, x, y);
+        };
+        let (xu, yu) = (bucket_end(x, unit), floor_to(y, unit));
+        if xu > yu {
+            return self.within(ctx, li + 1, x, y);
         }
-        let mid = if xm < ym {
-            let hour = floor_to(xm, HOUR);
-            if !self.minutes.contains_key(&hour) {
-                self.fill_minutes(ctx, hour)?;
+        let mid = if xu < yu {
+            let key = floor_to(xu, span);
+            if !self.levels[li].sums.contains_key(&key) {
+                self.fill(ctx, li, key)?;
             }
-            let minutes = &self.minutes[&hour];
-            minutes[((xm - hour) / MIN) as usize..((ym - hour) / MIN) as usize]
+            let sums = &self.levels[li].sums[&key];
+            sums[((xu - key) / unit) as usize..((yu - key) / unit) as usize]
                 .iter()
                 .sum()
         } else {
             0.0
         };
-        Ok(self.within_minute(ctx, x, xm)? + mid + self.within_minute(ctx, ym, y)?)
+        Ok(self.within(ctx, li + 1, x, xu)? + mid + self.within(ctx, li + 1, yu, y)?)
     }
 
     /// `(x, y]` inside one minute.
@@ -521,47 +523,33 @@ impl Sums {
         Ok(ev[lo..hi].iter().map(|e| e.1).sum())
     }
 
-    /// The hours of the block of days holding `day`, up to `hi`.
-    fn fill_hours(&mut self, ctx: &mut Ctx<'_, '_>, day: TimestampMs) -> Result<(), SloError> {
-        let start = floor_to(day, HOUR_BLOCK).max(self.d0);
-        let end = (start + HOUR_BLOCK).min(floor_to(self.hi, HOUR));
-        let mut sums = vec![0.0; ((end - start).max(0) / HOUR) as usize];
-        ctx.add_steps(&self.first, start, HOUR, &mut sums)?;
+    /// The unit sums of level `li` for the block holding the span starting
+    /// at `key`, up to `hi`.
+    fn fill(&mut self, ctx: &mut Ctx<'_, '_>, li: usize, key: TimestampMs) -> Result<(), SloError> {
+        let Level {
+            span,
+            unit,
+            block,
+            max_spans,
+            ..
+        } = self.levels[li];
+        let start = floor_to(key, block).max(self.d0);
+        let end = (start + block).min(floor_to(self.hi, unit));
+        let mut sums = vec![0.0; ((end - start).max(0) / unit) as usize];
+        ctx.add_steps(&self.first, start, unit, &mut sums)?;
+        let level = &mut self.levels[li];
+        if level.sums.len() > max_spans {
+            level.sums.clear();
+        }
+        let per = (span / unit) as usize;
         let mut d = start;
-        while d < end || d <= day {
-            let mut a = [0.0; 24];
-            for (k, v) in a.iter_mut().enumerate() {
-                *v = sums
-                    .get(((d - start) / HOUR) as usize + k)
-                    .copied()
-                    .unwrap_or(0.0);
-            }
-            self.hours.insert(d, a);
-            d += DAY;
-        }
-        Ok(())
-    }
-
-    /// The minutes of the block of hours holding `hour`, up to `hi`.
-    fn fill_minutes(&mut self, ctx: &mut Ctx<'_, '_>, hour: TimestampMs) -> Result<(), SloError> {
-        if self.minutes.len() > MAX_MINUTE_HOURS {
-            self.minutes.clear();
-        }
-        let start = floor_to(hour, MINUTE_BLOCK);
-        let end = (start + MINUTE_BLOCK).min(floor_to(self.hi, MIN));
-        let mut sums = vec![0.0; ((end - start).max(0) / MIN) as usize];
-        ctx.add_steps(&self.first, start, MIN, &mut sums)?;
-        let mut h = start;
-        while h < end || h <= hour {
-            let mut a = [0.0; 60];
-            for (k, v) in a.iter_mut().enumerate() {
-                *v = sums
-                    .get(((h - start) / MIN) as usize + k)
-                    .copied()
-                    .unwrap_or(0.0);
-            }
-            self.minutes.insert(h, a);
-            h += HOUR;
+        while d < end || d <= key {
+            let at = ((d - start) / unit) as usize;
+            let row: Box<[f64]> = (at..at + per)
+                .map(|k| sums.get(k).copied().unwrap_or(0.0))
+                .collect();
+            level.sums.insert(d, row);
+            d += span;
         }
         Ok(())
     }

@@ -261,8 +261,10 @@ fn history_line(e: &Json) -> String {
         ),
         c => format!("{c} {}", s(&e["exclusion"]["id"])),
     };
+    // times differ in length (fractional seconds are dropped when zero):
+    // pad them so that the records line up
     format!(
-        "{}  record {:<4} {what}  by {}",
+        "{:<24}  record {:<4} {what}  by {}",
         s(&e["at"]),
         s(&e["record"]),
         s(&e["author"])

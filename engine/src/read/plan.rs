@@ -34,16 +34,7 @@ pub(crate) fn plan(
     a: TimestampMs,
     b: TimestampMs,
 ) -> Vec<Piece> {
-    let mut levels: Vec<(u32, TimestampMs)> = version
-        .rollups_through
-        .iter()
-        .filter(|(r, _)| h.rollups.contains_key(r))
-        .map(|(r, t)| (*r, *t))
-        .collect();
-    levels.sort_by_key(|l| std::cmp::Reverse(l.0));
-    let mut out = Vec::new();
-    split(&levels, a, b, &mut out);
-    out
+    plan_with(version, h, a, b, |_| true)
 }
 
 /// Like [`plan`], with only the rollup widths that divide `step` and
@@ -56,19 +47,29 @@ pub(crate) fn plan_steps(
     end: TimestampMs,
     step: i64,
 ) -> Vec<Piece> {
+    plan_with(version, h, start, end, |w| {
+        step % w == 0 && start.rem_euclid(w) == 0
+    })
+}
+
+/// The plan from the series' written rollup widths (in ms) that `usable`
+/// accepts.
+fn plan_with(
+    version: &Version,
+    h: &SeriesHandle,
+    a: TimestampMs,
+    b: TimestampMs,
+    usable: impl Fn(i64) -> bool,
+) -> Vec<Piece> {
     let mut levels: Vec<(u32, TimestampMs)> = version
         .rollups_through
         .iter()
-        .filter(|(r, _)| h.rollups.contains_key(r))
+        .filter(|(r, _)| h.rollups.contains_key(r) && usable(i64::from(**r) * 1000))
         .map(|(r, t)| (*r, *t))
-        .filter(|(r, _)| {
-            let w = i64::from(*r) * 1000;
-            step % w == 0 && start.rem_euclid(w) == 0
-        })
         .collect();
     levels.sort_by_key(|l| std::cmp::Reverse(l.0));
     let mut out = Vec::new();
-    split(&levels, start, end, &mut out);
+    split(&levels, a, b, &mut out);
     out
 }
 
