@@ -260,10 +260,15 @@ impl Ctx<'_, '_> {
         let mut steps = Vec::new();
         for h in self.select(start.saturating_sub(SELECT_BEFORE_MS), end)? {
             let counting = h.counting();
-            let mut prev = self.prev(&h, first.get(&h.labels).copied(), start)?;
+            // one step more in front: its last sample is the one to bridge
+            // from, so most series need no look-back of their own
             self.snap
-                .summarize_steps(&h, start, step, n, self.scratch, &mut steps)?;
-            for (o, s) in out.iter_mut().zip(&steps) {
+                .summarize_steps(&h, start - step, step, n + 1, self.scratch, &mut steps)?;
+            let mut prev = match steps.first() {
+                Some(s) if !s.is_empty() && counting == Counting::Cumulative => Some(s.last_v),
+                _ => self.prev(&h, first.get(&h.labels).copied(), start - step)?,
+            };
+            for (o, s) in out.iter_mut().zip(&steps[1..]) {
                 *o += s.increase_after(counting, prev);
                 if !s.is_empty() {
                     prev = Some(s.last_v);
@@ -465,7 +470,14 @@ impl Sums {
             ((yd - self.d0) / DAY) as usize,
         );
         let days: f64 = self.days[i..j].iter().sum();
-        Ok(self.within(ctx, 0, x, xd)? + days + self.within(ctx, 0, yd, y)?)
+        // a window through the cut ends with the cut's partial day, which
+        // is kept whole
+        let last = if y == self.hi && yd == floor_to(self.hi, DAY) {
+            self.tail
+        } else {
+            self.within(ctx, 0, yd, y)?
+        };
+        Ok(self.within(ctx, 0, x, xd)? + days + last)
     }
 
     /// `(x, y]` inside one bucket of `self.levels[li]`'s span (a day for
