@@ -63,6 +63,13 @@ pub struct EngineOptions {
     /// level. 1 day then 7 days: whole days let rollups and retention work
     /// on whole files; a week keeps the file count low over years.
     pub compaction_ranges_ms: Vec<i64>,
+    /// Further levels for coarse rollup widths (seconds), after
+    /// `compaction_ranges_ms`. 1 h: 91 days; 1 d: 91 then 364 days (13 and
+    /// 52 weeks, so weeks nest in them). A year of 1 d buckets is then one
+    /// source per series instead of 52, which is what long SLO windows and
+    /// a new SLO's first answer read; retention of these widths is counted
+    /// in years, so whole quarters and years are fine to delete at once.
+    pub coarse_compaction_ranges_ms: BTreeMap<u32, Vec<i64>>,
     /// Rollup widths in seconds. 1 m, 1 h, 1 d: any window aligned to the
     /// minute is answered from at most a few hundred buckets.
     pub rollup_resolutions_s: Vec<u32>,
@@ -100,6 +107,11 @@ impl EngineOptions {
             head: HeadOptions::default(),
             block_range_ms: 2 * HOUR_MS,
             compaction_ranges_ms: vec![DAY_MS, 7 * DAY_MS],
+            coarse_compaction_ranges_ms: [
+                (3_600, vec![91 * DAY_MS]),
+                (86_400, vec![91 * DAY_MS, 364 * DAY_MS]),
+            ]
+            .into(),
             rollup_resolutions_s: DEFAULT_RESOLUTIONS.to_vec(),
             rollup_delay_ms: default_rollup_delay(&Retention::default()),
             retention: Retention::default(),
@@ -147,6 +159,16 @@ impl EngineOptions {
         }
     }
 
+    /// The compaction windows of files of width `res_s` (0 for raw),
+    /// level by level.
+    pub fn compaction_ranges(&self, res_s: u32) -> Vec<i64> {
+        let mut r = self.compaction_ranges_ms.clone();
+        if let Some(extra) = self.coarse_compaction_ranges_ms.get(&res_s) {
+            r.extend(extra);
+        }
+        r
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.block_range_ms <= 0 {
             return Err("block range must be positive".into());
@@ -159,6 +181,21 @@ impl EngineOptions {
                 ));
             }
             prev = r;
+        }
+        for (res, extra) in &self.coarse_compaction_ranges_ms {
+            let mut prev = self
+                .compaction_ranges_ms
+                .last()
+                .copied()
+                .unwrap_or(self.block_range_ms);
+            for &r in extra {
+                if r <= prev || r % prev != 0 {
+                    return Err(format!(
+                        "compaction range {r} ms of the {res} s rollups must be a multiple of the previous level's {prev} ms"
+                    ));
+                }
+                prev = r;
+            }
         }
         for &r in &self.rollup_resolutions_s {
             let w = i64::from(r) * 1000;

@@ -487,3 +487,78 @@ fn label_lookups_leave_out_the_head_outside_the_range() {
         .is_empty());
     assert_eq!(snap.label_names(&[], t0, t0).unwrap(), ["__name__", "job"]);
 }
+
+#[test]
+fn coarse_rollups_compact_into_quarters_and_years_and_answer_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path()).retention(Retention {
+        raw_ms: None,
+        rollups_ms: [(60, None), (3_600, None), (86_400, None)].into(),
+    });
+    o.rollup_delay_ms.clear();
+    let e = Engine::open(o).unwrap();
+    // 400 days at 10-minute samples, a batch a week, compacted as it goes
+    let t0 = 1_600_000_000_000 / DAY_MS * DAY_MS;
+    let (ts, vs) = counter(3, t0, 400 * 144);
+    let ts: Vec<i64> = ts
+        .iter()
+        .enumerate()
+        .map(|(i, _)| t0 + i as i64 * 10 * MINUTE_MS)
+        .collect();
+    for (a, b) in (0..ts.len())
+        .step_by(7 * 144)
+        .map(|i| (i, (i + 7 * 144).min(ts.len())))
+    {
+        let batch = WriteBatch {
+            series: vec![series(
+                "c_total",
+                "a",
+                SeriesKind::Counter,
+                ts[a..b].to_vec(),
+                vs[a..b].to_vec(),
+            )],
+        };
+        e.append(&batch).unwrap();
+        e.maintain().unwrap();
+    }
+    e.compact_all().unwrap();
+    let snap = e.snapshot();
+    let v = snap.version();
+    let files = |res: u32| v.rollups.get(&res).map_or(0, Vec::len);
+    // 400 days: a 364-day window or two, 91-day windows for 1 h, weeks for
+    // 1 m (57 files each before); a rollup file written across a week
+    // boundary (the range one maintenance round persisted) merges nowhere
+    // and stays on its own
+    assert!(files(86_400) <= 6, "1 d rollup files: {}", files(86_400));
+    let show = |res: u32| {
+        v.rollups[&res]
+            .iter()
+            .map(|f| {
+                (
+                    f.entry.level,
+                    (f.min_t() - t0) / HOUR_MS,
+                    (f.max_t() - t0) / HOUR_MS,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(files(3_600) <= 12, "1 h rollup files: {:?}", show(3_600));
+    assert!(files(60) >= 50, "1 m rollup files: {}", files(60));
+    let h = &snap.select_with_rollups(&[], i64::MIN, i64::MAX).unwrap()[0];
+    let mut scratch = ReadScratch::default();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for _ in 0..200 {
+        let a = t0 + rng.gen_range(0..400 * DAY_MS);
+        let b = a + rng.gen_range(0..200 * DAY_MS);
+        let (lo, hi) = (
+            ts.partition_point(|&t| t <= a),
+            ts.partition_point(|&t| t <= b),
+        );
+        let raw = Summary::of(Counting::Cumulative, &ts[lo..hi], &vs[lo..hi]);
+        assert_eq!(
+            snap.summarize(h, a, b, &mut scratch).unwrap(),
+            raw,
+            "({a}, {b}]"
+        );
+    }
+}

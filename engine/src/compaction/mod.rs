@@ -1,8 +1,9 @@
 //! Compaction merges the segments that fall in one aligned time window into a
 //! single segment of the next level: flush segments (level 0) into days,
 //! days into weeks (`EngineOptions::compaction_ranges_ms`), for raw and rollup
-//! files alike. Larger segments compress better (one chunk per series) and
-//! keep the file count low over years.
+//! files alike, and coarse rollups further into quarters and years
+//! (`coarse_compaction_ranges_ms`). Larger segments compress better (one
+//! chunk per series) and keep the file count low over years.
 //!
 //! A window is `(k*range - range, k*range]`, the same openness as rollup
 //! buckets, so a flush block or a rollup file always falls in exactly one.
@@ -46,7 +47,7 @@ impl Inner {
         loop {
             let _m = self.maintenance.lock();
             let version = Arc::clone(&self.version.read());
-            let Some(job) = plan(&version, &self.opts.compaction_ranges_ms, force) else {
+            let Some(job) = plan(&version, |res| self.opts.compaction_ranges(res), force) else {
                 return Ok(report);
             };
             let before: u64 = job.inputs.iter().map(|f| f.entry.info.bytes).sum();
@@ -85,16 +86,28 @@ impl Inner {
 /// The first window, finest level first, that has more than one file to
 /// merge. Level `i + 1` gathers the files of lower levels that fit in a
 /// window of `ranges[i]` (and the level-`i + 1` file already there).
-fn plan(version: &Version, ranges: &[i64], force: bool) -> Option<Job> {
-    // (resolution, its files, the time through which nothing more arrives)
-    type Group<'a> = (u32, &'a [Arc<LiveFile>], Option<TimestampMs>);
-    let mut groups: Vec<Group<'_>> = vec![(0, &version.raw[..], version.persisted_through)];
+fn plan(version: &Version, ranges: impl Fn(u32) -> Vec<i64>, force: bool) -> Option<Job> {
+    // (resolution, its files, the time through which nothing more arrives,
+    // its levels' windows)
+    type Group<'a> = (u32, &'a [Arc<LiveFile>], Option<TimestampMs>, Vec<i64>);
+    let mut groups: Vec<Group<'_>> =
+        vec![(0, &version.raw[..], version.persisted_through, ranges(0))];
     for (res, files) in &version.rollups {
-        groups.push((*res, &files[..], version.rollups_through.get(res).copied()));
+        groups.push((
+            *res,
+            &files[..],
+            version.rollups_through.get(res).copied(),
+            ranges(*res),
+        ));
     }
-    for (i, &range) in ranges.iter().enumerate() {
+    let levels = groups.iter().map(|g| g.3.len()).max().unwrap_or(0);
+    for i in 0..levels {
         let level = (i + 1) as u8;
-        for &(resolution_s, files, done_through) in &groups {
+        for (resolution_s, files, done_through, group_ranges) in &groups {
+            let (resolution_s, done_through) = (*resolution_s, *done_through);
+            let Some(&range) = group_ranges.get(i) else {
+                continue;
+            };
             let mut windows: std::collections::BTreeMap<TimestampMs, Vec<Arc<LiveFile>>> =
                 Default::default();
             for f in files.iter().filter(|f| f.entry.level <= level) {
