@@ -577,13 +577,20 @@ impl Sums {
         let (mut ts, mut vs, mut steps) = (Vec::new(), Vec::new(), Vec::new());
         for h in ctx.select(start.saturating_sub(SELECT_BEFORE_MS), end)? {
             let counting = h.counting();
-            let mut prev = ctx.prev(&h, self.first.get(&h.labels).copied(), start)?;
             ts.clear();
             vs.clear();
+            // from a minute in front: its last sample is the one to bridge
+            // from, so most series need no look-back of their own
             ctx.snap
-                .read_samples(&h, start + 1, end, ctx.scratch, &mut ts, &mut vs)?;
-            if !ts.is_empty() {
-                for (&t, &v) in ts.iter().zip(&vs) {
+                .read_samples(&h, start - MIN + 1, end, ctx.scratch, &mut ts, &mut vs)?;
+            let inside = ts.partition_point(|&t| t <= start);
+            let before = vs[..inside].iter().rev().find(|v| !is_stale_marker(**v));
+            let mut prev = match (counting, before) {
+                (Counting::Cumulative, Some(&v)) => Some(v),
+                _ => ctx.prev(&h, self.first.get(&h.labels).copied(), start)?,
+            };
+            if inside < ts.len() {
+                for (&t, &v) in ts[inside..].iter().zip(&vs[inside..]) {
                     if is_stale_marker(v) {
                         continue;
                     }
