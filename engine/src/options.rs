@@ -64,11 +64,13 @@ pub struct EngineOptions {
     /// on whole files; a week keeps the file count low over years.
     pub compaction_ranges_ms: Vec<i64>,
     /// Further levels for coarse rollup widths (seconds), after
-    /// `compaction_ranges_ms`. 1 h: 91 days; 1 d: 91 then 364 days (13 and
-    /// 52 weeks, so weeks nest in them). A year of 1 d buckets is then one
-    /// source per series instead of 52, which is what long SLO windows and
-    /// a new SLO's first answer read; retention of these widths is counted
-    /// in years, so whole quarters and years are fine to delete at once.
+    /// `compaction_ranges_ms`. 1 d: 91 then 364 days (13 and 52 weeks, so
+    /// weeks nest in them). A year of 1 d buckets is then one source per
+    /// series instead of 52, which is what long SLO windows and a new SLO's
+    /// first answer read; 1 d retention is counted in years, so whole years
+    /// are fine to delete at once. 1 h stays weekly: a 91-day source of
+    /// 2,184 buckets is a single block, decoded whole for any edge, and
+    /// 1,000 of them overflow the bucket cache.
     pub coarse_compaction_ranges_ms: BTreeMap<u32, Vec<i64>>,
     /// Rollup widths in seconds. 1 m, 1 h, 1 d: any window aligned to the
     /// minute is answered from at most a few hundred buckets.
@@ -107,11 +109,7 @@ impl EngineOptions {
             head: HeadOptions::default(),
             block_range_ms: 2 * HOUR_MS,
             compaction_ranges_ms: vec![DAY_MS, 7 * DAY_MS],
-            coarse_compaction_ranges_ms: [
-                (3_600, vec![91 * DAY_MS]),
-                (86_400, vec![91 * DAY_MS, 364 * DAY_MS]),
-            ]
-            .into(),
+            coarse_compaction_ranges_ms: [(86_400, vec![91 * DAY_MS, 364 * DAY_MS])].into(),
             rollup_resolutions_s: DEFAULT_RESOLUTIONS.to_vec(),
             rollup_delay_ms: default_rollup_delay(&Retention::default()),
             retention: Retention::default(),

@@ -489,7 +489,7 @@ fn label_lookups_leave_out_the_head_outside_the_range() {
 }
 
 #[test]
-fn coarse_rollups_compact_into_quarters_and_years_and_answer_the_same() {
+fn daily_rollups_compact_into_years_and_answer_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(dir.path()).retention(Retention {
         raw_ms: None,
@@ -525,10 +525,10 @@ fn coarse_rollups_compact_into_quarters_and_years_and_answer_the_same() {
     let snap = e.snapshot();
     let v = snap.version();
     let files = |res: u32| v.rollups.get(&res).map_or(0, Vec::len);
-    // 400 days: a 364-day window or two, 91-day windows for 1 h, weeks for
-    // 1 m (57 files each before); a rollup file written across a week
-    // boundary (the range one maintenance round persisted) merges nowhere
-    // and stays on its own
+    // 400 days: a 364-day window or two for 1 d (57 files before), weeks
+    // for 1 h and 1 m; a rollup file written across a week boundary (the
+    // range one maintenance round persisted) merges nowhere and stays on
+    // its own
     assert!(files(86_400) <= 6, "1 d rollup files: {}", files(86_400));
     let show = |res: u32| {
         v.rollups[&res]
@@ -542,7 +542,7 @@ fn coarse_rollups_compact_into_quarters_and_years_and_answer_the_same() {
             })
             .collect::<Vec<_>>()
     };
-    assert!(files(3_600) <= 12, "1 h rollup files: {:?}", show(3_600));
+    assert!(files(3_600) >= 50, "1 h rollup files: {:?}", show(3_600));
     assert!(files(60) >= 50, "1 m rollup files: {}", files(60));
     let h = &snap.select_with_rollups(&[], i64::MIN, i64::MAX).unwrap()[0];
     let mut scratch = ReadScratch::default();

@@ -1,7 +1,7 @@
 //! Compaction merges the segments that fall in one aligned time window into a
 //! single segment of the next level: flush segments (level 0) into days,
 //! days into weeks (`EngineOptions::compaction_ranges_ms`), for raw and rollup
-//! files alike, and coarse rollups further into quarters and years
+//! files alike, and 1 d rollups further into quarters and years
 //! (`coarse_compaction_ranges_ms`). Larger segments compress better (one
 //! chunk per series) and keep the file count low over years.
 //!
