@@ -122,6 +122,12 @@ impl Found {
     }
 }
 
+/// What a planned piece holds: raw samples or rollup buckets.
+enum Item<'a> {
+    Sample(TimestampMs, f64),
+    Bucket(&'a Bucket),
+}
+
 /// Reusable decode buffers; one per reading thread.
 #[derive(Default)]
 pub struct ReadScratch {
@@ -536,55 +542,17 @@ impl Snapshot {
         let counting = h.counting();
         let mut acc = Summary::EMPTY;
         for piece in plan::plan(&self.version, h, a, b) {
-            let s = match piece {
-                Piece::Raw { after, through } => {
-                    if let Some(s) = self.raw_from_bucket(h, after, through, scratch)? {
-                        acc = acc.then(counting, &s);
-                        continue;
-                    }
-                    let (mut ts, mut vs) = (
-                        std::mem::take(&mut scratch.ts),
-                        std::mem::take(&mut scratch.vs),
-                    );
-                    ts.clear();
-                    vs.clear();
-                    let r = self.read_samples(
-                        h,
-                        after.saturating_add(1),
-                        through,
-                        scratch,
-                        &mut ts,
-                        &mut vs,
-                    );
-                    let s = Summary::of(counting, &ts, &vs);
-                    scratch.ts = ts;
-                    scratch.vs = vs;
-                    r?;
-                    s
+            if let Piece::Raw { after, through } = piece {
+                if let Some(s) = self.raw_from_bucket(h, after, through, scratch)? {
+                    acc = acc.then(counting, &s);
+                    continue;
                 }
-                Piece::Buckets {
-                    res_s,
-                    after,
-                    through,
-                } => {
-                    let mut buckets = std::mem::take(&mut scratch.buckets);
-                    buckets.clear();
-                    let r = self.read_buckets(
-                        h,
-                        res_s,
-                        after.saturating_add(1),
-                        through,
-                        scratch,
-                        &mut buckets,
-                    );
-                    let s = buckets
-                        .iter()
-                        .fold(Summary::EMPTY, |acc, b| acc.then(counting, &b.summary));
-                    scratch.buckets = buckets;
-                    r?;
-                    s
-                }
-            };
+            }
+            let mut s = Summary::EMPTY;
+            self.read_piece(h, piece, scratch, |item| match item {
+                Item::Sample(t, v) => s.push(counting, t, v),
+                Item::Bucket(b) => s = s.then(counting, &b.summary),
+            })?;
             acc = acc.then(counting, &s);
         }
         Ok(acc)
@@ -615,52 +583,13 @@ impl Snapshot {
         // the step of a time in (start, end]
         let at = |t: TimestampMs| ((t - start - 1) / step) as usize;
         for piece in plan::plan_steps(&self.version, h, start, end, step) {
-            match piece {
-                Piece::Raw { after, through } => {
-                    let (mut ts, mut vs) = (
-                        std::mem::take(&mut scratch.ts),
-                        std::mem::take(&mut scratch.vs),
-                    );
-                    ts.clear();
-                    vs.clear();
-                    let r = self.read_samples(
-                        h,
-                        after.saturating_add(1),
-                        through,
-                        scratch,
-                        &mut ts,
-                        &mut vs,
-                    );
-                    for (&t, &v) in ts.iter().zip(&vs) {
-                        out[at(t)].push(counting, t, v);
-                    }
-                    scratch.ts = ts;
-                    scratch.vs = vs;
-                    r?;
+            self.read_piece(h, piece, scratch, |item| match item {
+                Item::Sample(t, v) => out[at(t)].push(counting, t, v),
+                Item::Bucket(b) => {
+                    let k = at(b.end);
+                    out[k] = out[k].then(counting, &b.summary);
                 }
-                Piece::Buckets {
-                    res_s,
-                    after,
-                    through,
-                } => {
-                    let mut buckets = std::mem::take(&mut scratch.buckets);
-                    buckets.clear();
-                    let r = self.read_buckets(
-                        h,
-                        res_s,
-                        after.saturating_add(1),
-                        through,
-                        scratch,
-                        &mut buckets,
-                    );
-                    for b in &buckets {
-                        let k = at(b.end);
-                        out[k] = out[k].then(counting, &b.summary);
-                    }
-                    scratch.buckets = buckets;
-                    r?;
-                }
-            }
+            })?;
         }
         Ok(())
     }
@@ -699,6 +628,60 @@ impl Snapshot {
             drop(data);
             if !sum.is_empty() {
                 f(s.hash, counting, &sum);
+            }
+        }
+    }
+
+    /// Reads one planned piece of `h`, giving `visit` each raw sample or
+    /// rollup bucket in time order.
+    fn read_piece(
+        &self,
+        h: &SeriesHandle,
+        piece: Piece,
+        scratch: &mut ReadScratch,
+        mut visit: impl FnMut(Item<'_>),
+    ) -> Result<()> {
+        match piece {
+            Piece::Raw { after, through } => {
+                let (mut ts, mut vs) = (
+                    std::mem::take(&mut scratch.ts),
+                    std::mem::take(&mut scratch.vs),
+                );
+                ts.clear();
+                vs.clear();
+                let r = self.read_samples(
+                    h,
+                    after.saturating_add(1),
+                    through,
+                    scratch,
+                    &mut ts,
+                    &mut vs,
+                );
+                for (&t, &v) in ts.iter().zip(&vs) {
+                    visit(Item::Sample(t, v));
+                }
+                scratch.ts = ts;
+                scratch.vs = vs;
+                r
+            }
+            Piece::Buckets {
+                res_s,
+                after,
+                through,
+            } => {
+                let mut buckets = std::mem::take(&mut scratch.buckets);
+                buckets.clear();
+                let r = self.read_buckets(
+                    h,
+                    res_s,
+                    after.saturating_add(1),
+                    through,
+                    scratch,
+                    &mut buckets,
+                );
+                buckets.iter().for_each(|b| visit(Item::Bucket(b)));
+                scratch.buckets = buckets;
+                r
             }
         }
     }
