@@ -97,18 +97,36 @@ fn scan(path: &Path, magic: &[u8; 8], bytes: &[u8]) -> Result<(Vec<Entry>, LogRe
         let frame = read_frame(bytes, pos);
         let (len, body_ok) = match frame {
             Frame::Torn => {
+                // A length that runs past the end: a torn final record, unless
+                // whole records follow (a damaged length field mid-log).
+                if let Some(q) = next_good_frame(bytes, pos + 1) {
+                    report.damaged.push((
+                        pos as u64,
+                        format!("record frame unreadable (damaged length field); the next whole record is at offset {q}"),
+                    ));
+                    pos = q;
+                    continue;
+                }
                 report.torn_tail_at = Some(pos as u64);
                 break;
             }
             Frame::Bad { len, rule } => {
                 // A record whose CRC fails but is followed by good records is
-                // damage in the middle; at the very end it is a torn write.
+                // damage in the middle. At the very end it may be a write torn
+                // by a power loss, whose unwritten blocks read back as zeros;
+                // a whole record without that zero tail is damage too, so a
+                // changed newest record is not mistaken for a crash.
                 let next = pos + FRAME_LEN + len;
-                if next >= bytes.len() || !matches!(read_frame(bytes, next), Frame::Good { .. }) {
+                let last =
+                    next >= bytes.len() || !matches!(read_frame(bytes, next), Frame::Good { .. });
+                if last && zero_tail(&bytes[pos + FRAME_LEN..next]) {
                     report.torn_tail_at = Some(pos as u64);
                     break;
                 }
                 report.damaged.push((pos as u64, rule));
+                if last {
+                    break;
+                }
                 (len, false)
             }
             Frame::Good { len } => (len, true),
@@ -152,6 +170,20 @@ fn scan(path: &Path, magic: &[u8; 8], bytes: &[u8]) -> Result<(Vec<Entry>, LogRe
     report.records = entries.len() as u64;
     report.head = entries.last().map_or([0; 32], |e| e.hash);
     Ok((entries, report))
+}
+
+/// The first offset at or after `from` holding a whole record with a good
+/// CRC. Metadata logs are small, and most offsets fail on their length.
+fn next_good_frame(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(FRAME_LEN))
+        .find(|&q| matches!(read_frame(bytes, q), Frame::Good { .. }))
+}
+
+/// Whether a record ends in zeros, as one whose last blocks never reached
+/// the disk does (no record written whole ends so: every log's bodies are
+/// JSON).
+fn zero_tail(rec: &[u8]) -> bool {
+    rec.len() >= 8 && rec[rec.len() - 8..].iter().all(|&b| b == 0)
 }
 
 enum Frame {
