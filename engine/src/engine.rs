@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub version: RwLock<Arc<Version>>,
     /// One flush, rollup, compaction or retention pass at a time.
     pub maintenance: Mutex<()>,
+    /// Retention locks (`meta/locks.log`): floors under retention.
+    pub locks: crate::locks::LockStore,
     pub next_file_id: AtomicU64,
     /// A flushed cut whose head samples wait for older snapshots to go.
     pending_truncation: Mutex<Option<(TimestampMs, Weak<Version>)>>,
@@ -188,6 +190,7 @@ impl Engine {
         report.wal_samples = samples;
         report.head_series = head.series_count();
 
+        let locks = crate::locks::LockStore::open(&dir)?;
         let next_file_id = AtomicU64::new(state.next_file_id.max(1));
         let inner = Arc::new(Inner {
             version: RwLock::new(Arc::new(Version {
@@ -201,6 +204,7 @@ impl Engine {
             head,
             manifest,
             maintenance: Mutex::new(()),
+            locks,
             next_file_id,
             pending_truncation: Mutex::new(None),
             counters: Counters::default(),
@@ -230,6 +234,11 @@ impl Engine {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Retention locks: set, lengthen, list (retention reads them).
+    pub fn locks(&self) -> &crate::locks::LockStore {
+        &self.inner.locks
     }
 
     /// Stores a batch. Returns once the stored samples are durable under the

@@ -32,6 +32,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod head;
 pub mod index;
+pub mod locks;
 pub mod manifest;
 pub mod options;
 pub mod read;

@@ -48,10 +48,23 @@ impl Inner {
                     .map(|f| f.entry.path.clone())
                     .collect()
             };
-        let mut remove = expired(&version.raw, self.opts.retention.raw_ms, rolled_up_through);
+        // A lock in force is a floor under the configured retention (which
+        // may be shorter: a lock outlives configuration changes).
+        let floors = self.locks.floors(now_ms());
+        let keep = |res: u32, configured: Option<i64>| -> Option<i64> {
+            match (configured, floors.get(&res)) {
+                (Some(c), Some(&f)) => Some(c.max(f)),
+                (c, _) => c,
+            }
+        };
+        let mut remove = expired(
+            &version.raw,
+            keep(0, self.opts.retention.raw_ms),
+            rolled_up_through,
+        );
         for (res, files) in &version.rollups {
-            let keep = self.opts.retention.rollups_ms.get(res).copied().flatten();
-            remove.extend(expired(files, keep, TimestampMs::MAX));
+            let configured = self.opts.retention.rollups_ms.get(res).copied().flatten();
+            remove.extend(expired(files, keep(*res, configured), TimestampMs::MAX));
         }
         if remove.is_empty() {
             return Ok(0);
