@@ -48,6 +48,33 @@ struct Args {
     /// nines's sync policy (the default, `always`, is the durable one).
     #[arg(long, default_value = "always")]
     sync: String,
+    /// Bearer-token authentication on nines: `off`, `on` (a writer token
+    /// configured and sent with every request), or `both` (each nines
+    /// measurement without, then with, in the same run: the cost of
+    /// authentication as a ratio).
+    #[arg(long, default_value = "off", value_parser = ["off", "on", "both"])]
+    auth: String,
+}
+
+/// The token `--auth` configures and sends.
+const TOKEN: &str = "nines_ingest_load_bench_token";
+
+/// The server configuration for one auth mode.
+fn auth_config(on: bool) -> String {
+    if on {
+        format!(
+            "[[auth.tokens]]\nname = \"bench\"\nrole = \"writer\"\nsha256 = \"{}\"\n",
+            {
+                use sha2::Digest;
+                sha2::Sha256::digest(TOKEN.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            }
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn free_port() -> u16 {
@@ -144,8 +171,23 @@ fn report(name: &str, samples: u64, elapsed: Duration, client_cpu: f64, server_c
     );
 }
 
-async fn remote_write(addr: SocketAddr, enc: &Arc<Encoded>, concurrency: usize) -> Duration {
-    let client = reqwest::Client::new();
+async fn remote_write(
+    addr: SocketAddr,
+    enc: &Arc<Encoded>,
+    concurrency: usize,
+    token: Option<&str>,
+) -> Duration {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().expect("header"),
+        );
+    }
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
     let enc2 = Arc::clone(enc);
     push(enc.remote_write.len(), concurrency, move |i| {
         let client = client.clone();
@@ -195,69 +237,89 @@ async fn main() {
     );
     println!("concurrency {}, nines sync={}", args.concurrency, args.sync);
 
-    // nines, native gRPC
-    {
-        let s = start_nines(&args.nines, "", &["--sync", &args.sync]);
-        let pid = s.child.id().to_string();
-        let grpc = s.grpc.expect("grpc address");
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-        let enc2 = Arc::clone(&enc);
-        let elapsed = push(enc.grpc.len(), args.concurrency, move |i| {
-            let mut client =
-                tonic::client::Grpc::new(channel.clone()).max_encoding_message_size(64 << 20);
-            let body = PreEncoded(enc2.grpc[i].clone());
-            let samples = enc2.samples[i];
-            async move {
-                client.ready().await.expect("ready");
-                let codec = tonic_prost::ProstCodec::<PreEncoded, v1::WriteResponse>::default();
-                let path =
-                    tonic::codegen::http::uri::PathAndQuery::from_static("/nines.v1.Ingest/Write");
-                let r = client
-                    .unary(tonic::Request::new(body), path, codec)
-                    .await
-                    .expect("write");
-                let r = r.into_inner();
-                assert_eq!(
-                    r.accepted + r.duplicates,
-                    samples,
-                    "{:?}",
-                    r.rejected.first()
-                );
-            }
-        })
-        .await;
-        report(
-            "nines gRPC (native)",
-            total,
-            elapsed,
-            cpu_seconds("self") - c0,
-            cpu_seconds(&pid) - s0,
-        );
-    }
-    // nines, remote-write
-    {
-        let s = start_nines(&args.nines, "", &["--sync", &args.sync]);
-        let pid = s.child.id().to_string();
-        let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-        let elapsed = remote_write(s.http, &enc, args.concurrency).await;
-        report(
-            "nines remote-write",
-            total,
-            elapsed,
-            cpu_seconds("self") - c0,
-            cpu_seconds(&pid) - s0,
-        );
+    let modes: &[bool] = match args.auth.as_str() {
+        "on" => &[true],
+        "both" => &[false, true],
+        _ => &[false],
+    };
+    for &on in modes {
+        let tag = if args.auth == "off" {
+            ""
+        } else if on {
+            ", auth on"
+        } else {
+            ", auth off"
+        };
+        // nines, native gRPC
+        {
+            let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
+            let pid = s.child.id().to_string();
+            let grpc = s.grpc.expect("grpc address");
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+                .expect("endpoint")
+                .connect()
+                .await
+                .expect("connect");
+            let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+            let enc2 = Arc::clone(&enc);
+            let elapsed = push(enc.grpc.len(), args.concurrency, move |i| {
+                let on = on;
+                let mut client =
+                    tonic::client::Grpc::new(channel.clone()).max_encoding_message_size(64 << 20);
+                let body = PreEncoded(enc2.grpc[i].clone());
+                let samples = enc2.samples[i];
+                async move {
+                    client.ready().await.expect("ready");
+                    let codec = tonic_prost::ProstCodec::<PreEncoded, v1::WriteResponse>::default();
+                    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+                        "/nines.v1.Ingest/Write",
+                    );
+                    let mut req = tonic::Request::new(body);
+                    if on {
+                        req.metadata_mut().insert(
+                            "authorization",
+                            format!("Bearer {TOKEN}").parse().expect("metadata"),
+                        );
+                    }
+                    let r = client.unary(req, path, codec).await.expect("write");
+                    let r = r.into_inner();
+                    assert_eq!(
+                        r.accepted + r.duplicates,
+                        samples,
+                        "{:?}",
+                        r.rejected.first()
+                    );
+                }
+            })
+            .await;
+            report(
+                &format!("nines gRPC (native){tag}"),
+                total,
+                elapsed,
+                cpu_seconds("self") - c0,
+                cpu_seconds(&pid) - s0,
+            );
+        }
+        // nines, remote-write
+        {
+            let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
+            let pid = s.child.id().to_string();
+            let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+            let elapsed = remote_write(s.http, &enc, args.concurrency, on.then_some(TOKEN)).await;
+            report(
+                &format!("nines remote-write{tag}"),
+                total,
+                elapsed,
+                cpu_seconds("self") - c0,
+                cpu_seconds(&pid) - s0,
+            );
+        }
     }
     if let Some(vm) = &args.peer {
         let s = start_vm(vm).await;
         let pid = s.child.id().to_string();
         let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-        let elapsed = remote_write(s.http, &enc, args.concurrency).await;
+        let elapsed = remote_write(s.http, &enc, args.concurrency, None).await;
         report(
             "VictoriaMetrics remote-write",
             total,
