@@ -19,6 +19,21 @@
 //! query_concurrency = 8
 //! query_timeout = "2m"
 //! max_samples_per_query = 50000000
+//!
+//! # Authentication (docs/security.md). No tokens: off, and then the server
+//! # only listens on loopback unless `insecure = true`.
+//! [[auth.tokens]]
+//! name = "grafana"
+//! role = "reader"            # reader | writer | admin
+//! sha256 = "<64 hex digits>" # `nines token create` prints it
+//! # tenant = "team-a"        # optional: only this tenant's series
+//!
+//! # TLS for both listeners (PEM files); client_ca_file makes client
+//! # certificates required.
+//! [tls]
+//! cert_file = "server.crt"
+//! key_file = "server.key"
+//! # client_ca_file = "clients-ca.crt"
 //! ```
 
 use std::net::SocketAddr;
@@ -42,6 +57,27 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: Limits,
     pub alerting: AlertingConfig,
+    pub auth: crate::auth::AuthConfig,
+    pub tls: TlsConfig,
+    /// Listen beyond loopback without authentication (refused otherwise).
+    pub insecure: bool,
+}
+
+/// `[tls]`: certificate and key (PEM) for HTTPS and gRPC over TLS.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// CA bundle whose client certificates are accepted; set: every client
+    /// must present one.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() || self.key_file.is_some()
+    }
 }
 
 impl Default for Config {
@@ -53,6 +89,9 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: Limits::default(),
             alerting: AlertingConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
+            tls: TlsConfig::default(),
+            insecure: false,
         }
     }
 }
@@ -201,6 +240,36 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let auth =
+            crate::auth::Authenticator::new(&self.auth).map_err(|e| ConfigError(e.to_string()))?;
+        if !auth.enabled() && !self.insecure {
+            for (what, a) in [
+                ("http_listen", self.http_listen),
+                ("grpc_listen", self.grpc_listen),
+            ] {
+                if !a.ip().is_loopback() {
+                    return Err(ConfigError(format!(
+                        "{what} = {a} is not a loopback address and no [[auth.tokens]] are configured: \
+                         anyone who can reach it could read, write and change SLOs. Configure tokens \
+                         (`nines token create`), or pass --insecure (insecure = true) to serve without \
+                         authentication anyway"
+                    )));
+                }
+            }
+        }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError(
+                    "[tls] needs both cert_file and key_file".into(),
+                ))
+            }
+            (None, None) if self.tls.client_ca_file.is_some() => {
+                return Err(ConfigError(
+                    "[tls] client_ca_file needs cert_file and key_file too".into(),
+                ))
+            }
+            _ => {}
+        }
         self.burn_policy()?;
         self.alert_interval()?;
         if let Some(u) = &self.alerting.alertmanager_url {

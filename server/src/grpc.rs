@@ -7,6 +7,7 @@ use nines_engine::index::{parse_selector, Matcher};
 use nines_proto::v1::{self, query_server::Query};
 use tonic::{Request, Response, Status};
 
+use crate::auth::{Identity, Role};
 use crate::ingest;
 use crate::state::AppState;
 
@@ -49,13 +50,19 @@ fn limited<T>(mut v: Vec<T>, limit: u64) -> Vec<T> {
     v
 }
 
+/// Every `Query` call needs a reader (or admin) token.
+fn authorize<T>(st: &AppState, request: &Request<T>) -> Result<Identity, Status> {
+    crate::grpc_auth(st, request.metadata(), Role::Reader, true, "Query")
+}
+
 #[tonic::async_trait]
 impl Query for QueryService {
     async fn instant(
         &self,
         request: Request<v1::InstantRequest>,
     ) -> Result<Response<v1::QueryResponse>, Status> {
-        crate::query::grpc_instant(&self.0, request.into_inner())
+        let id = authorize(&self.0, &request)?;
+        crate::query::grpc_instant(&self.0, request.into_inner(), id.tenant)
             .await
             .map(Response::new)
     }
@@ -64,7 +71,8 @@ impl Query for QueryService {
         &self,
         request: Request<v1::RangeRequest>,
     ) -> Result<Response<v1::QueryResponse>, Status> {
-        crate::query::grpc_range(&self.0, request.into_inner())
+        let id = authorize(&self.0, &request)?;
+        crate::query::grpc_range(&self.0, request.into_inner(), id.tenant)
             .await
             .map(Response::new)
     }
@@ -73,8 +81,10 @@ impl Query for QueryService {
         &self,
         request: Request<v1::SeriesRequest>,
     ) -> Result<Response<v1::SeriesResponse>, Status> {
+        let id = authorize(&self.0, &request)?;
         let r = request.into_inner();
-        let sels = selectors(&r.matchers)?;
+        let mut sels = selectors(&r.matchers)?;
+        crate::auth::scope_selector_sets(&mut sels, id.tenant.as_deref());
         if sels.is_empty() {
             return Err(Status::invalid_argument("no matchers provided"));
         }
@@ -97,8 +107,10 @@ impl Query for QueryService {
         &self,
         request: Request<v1::LabelNamesRequest>,
     ) -> Result<Response<v1::LabelNamesResponse>, Status> {
+        let id = authorize(&self.0, &request)?;
         let r = request.into_inner();
-        let sels = selectors(&r.matchers)?;
+        let mut sels = selectors(&r.matchers)?;
+        crate::auth::scope_selector_sets(&mut sels, id.tenant.as_deref());
         let (start, end) = range(r.start_ms, r.end_ms)?;
         let st = Arc::clone(&self.0);
         let names = blocking(move || {
@@ -114,6 +126,7 @@ impl Query for QueryService {
         &self,
         request: Request<v1::LabelValuesRequest>,
     ) -> Result<Response<v1::LabelValuesResponse>, Status> {
+        let id = authorize(&self.0, &request)?;
         let r = request.into_inner();
         if !nines_engine::is_valid_label_name(&r.name) {
             return Err(Status::invalid_argument(format!(
@@ -121,7 +134,8 @@ impl Query for QueryService {
                 r.name
             )));
         }
-        let sels = selectors(&r.matchers)?;
+        let mut sels = selectors(&r.matchers)?;
+        crate::auth::scope_selector_sets(&mut sels, id.tenant.as_deref());
         let (start, end) = range(r.start_ms, r.end_ms)?;
         let st = Arc::clone(&self.0);
         let name = r.name;

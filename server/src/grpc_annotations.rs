@@ -65,6 +65,8 @@ impl Annotations for AnnotationService {
         &self,
         request: Request<v1::Annotation>,
     ) -> Result<Response<v1::AnnotateResponse>, Status> {
+        let role = crate::auth::Role::Writer;
+        crate::grpc_auth(&self.0, request.metadata(), role, false, "Annotations")?;
         let a = from_wire(request.into_inner());
         a.validate().map_err(status)?;
         let engine = Arc::clone(&self.0.engine);
@@ -82,6 +84,8 @@ impl Annotations for AnnotationService {
         &self,
         request: Request<v1::ListAnnotationsRequest>,
     ) -> Result<Response<v1::ListAnnotationsResponse>, Status> {
+        let role = crate::auth::Role::Reader;
+        crate::grpc_auth(&self.0, request.metadata(), role, false, "Annotations")?;
         let r = request.into_inner();
         let end = r.end_ms.unwrap_or_else(crate::http::now_ms);
         let start = r.start_ms.unwrap_or(end - 30 * 86_400_000);

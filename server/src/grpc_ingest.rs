@@ -68,7 +68,14 @@ impl Decoder for WriteDecoder {
 }
 
 /// Admits and stores one decoded batch.
-async fn write_one(st: &Arc<AppState>, batch: WriteBatch) -> Result<AppendOutcome, Status> {
+async fn write_one(
+    st: &Arc<AppState>,
+    mut batch: WriteBatch,
+    tenant: Option<&str>,
+) -> Result<AppendOutcome, Status> {
+    if let Some(t) = tenant {
+        crate::auth::scope_batch(&mut batch, t);
+    }
     let max = st.config.limits.max_series_per_request;
     if batch.series.len() > max {
         st.metrics.write_request(PROTOCOL, "bad_request");
@@ -104,6 +111,14 @@ async fn write_one(st: &Arc<AppState>, batch: WriteBatch) -> Result<AppendOutcom
     }
 }
 
+/// Every `Ingest` call needs a writer (or admin) token.
+fn writer(
+    st: &AppState,
+    meta: &tonic::metadata::MetadataMap,
+) -> Result<crate::auth::Identity, Status> {
+    crate::grpc_auth(st, meta, crate::auth::Role::Writer, true, "Ingest")
+}
+
 struct WriteSvc(Arc<AppState>);
 
 impl UnaryService<WriteBatch> for WriteSvc {
@@ -113,7 +128,8 @@ impl UnaryService<WriteBatch> for WriteSvc {
     fn call(&mut self, request: Request<WriteBatch>) -> Self::Future {
         let st = Arc::clone(&self.0);
         Box::pin(async move {
-            let o = write_one(&st, request.into_inner()).await?;
+            let id = writer(&st, request.metadata())?;
+            let o = write_one(&st, request.into_inner(), id.tenant.as_deref()).await?;
             Ok(Response::new(ingest::outcome_to_proto(&o)))
         })
     }
@@ -128,11 +144,12 @@ impl ClientStreamingService<WriteBatch> for WriteStreamSvc {
     fn call(&mut self, request: Request<Streaming<WriteBatch>>) -> Self::Future {
         let st = Arc::clone(&self.0);
         Box::pin(async move {
+            let id = writer(&st, request.metadata())?;
             let mut stream = request.into_inner();
             let mut total = v1::WriteResponse::default();
             // Each batch is durable before the next one is read.
             while let Some(batch) = stream.message().await? {
-                let o = write_one(&st, batch).await?;
+                let o = write_one(&st, batch, id.tenant.as_deref()).await?;
                 ingest::add_outcome(&mut total, &o);
             }
             Ok(Response::new(total))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use nines_proto::v1::{self, slos_server::Slos};
 use tonic::{Request as GrpcRequest, Response, Status};
@@ -30,6 +30,7 @@ impl SloService {
 
     async fn call(
         &self,
+        auth: Option<HeaderValue>,
         method: Method,
         uri: String,
         content_type: &str,
@@ -38,9 +39,13 @@ impl SloService {
         let req = Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .map_err(|e| Status::invalid_argument(format!("bad request: {e}")))?;
+            .header(header::CONTENT_TYPE, content_type);
+        let req = match auth {
+            Some(v) => req.header(header::AUTHORIZATION, v),
+            None => req,
+        }
+        .body(Body::from(body))
+        .map_err(|e| Status::invalid_argument(format!("bad request: {e}")))?;
         let resp = self
             .router
             .clone()
@@ -67,10 +72,20 @@ impl SloService {
                 Status::invalid_argument(msg)
             }
             StatusCode::NOT_FOUND => Status::not_found(msg),
+            StatusCode::UNAUTHORIZED => Status::unauthenticated(msg),
+            StatusCode::FORBIDDEN => Status::permission_denied(msg),
             StatusCode::CONFLICT => Status::already_exists(msg),
             _ => Status::internal(msg),
         })
     }
+}
+
+/// The call's `authorization` metadata, handed to the router as the HTTP
+/// header, so that one policy (`http::guard`) decides for both.
+fn auth_of<T>(r: &GrpcRequest<T>) -> Option<HeaderValue> {
+    r.metadata()
+        .get("authorization")
+        .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
 }
 
 fn enc(s: &str) -> String {
@@ -100,6 +115,7 @@ impl Slos for SloService {
         &self,
         r: GrpcRequest<v1::ApplySlosRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let r = r.into_inner();
         let q = query(&[
             ("file", r.file),
@@ -112,6 +128,7 @@ impl Slos for SloService {
             ),
         ]);
         self.call(
+            auth,
             Method::POST,
             format!("/api/v1/slos{q}"),
             "application/yaml",
@@ -124,13 +141,16 @@ impl Slos for SloService {
         &self,
         _r: GrpcRequest<v1::ListSlosRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
-        self.call(Method::GET, "/api/v1/slos".into(), JSON, Vec::new())
+        let auth = auth_of(&_r);
+        self.call(auth, Method::GET, "/api/v1/slos".into(), JSON, Vec::new())
             .await
     }
 
     async fn get(&self, r: GrpcRequest<v1::SloRequest>) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let name = enc(&r.into_inner().name);
         self.call(
+            auth,
             Method::GET,
             format!("/api/v1/slos/{name}"),
             JSON,
@@ -143,8 +163,10 @@ impl Slos for SloService {
         &self,
         r: GrpcRequest<v1::SloRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let name = enc(&r.into_inner().name);
         self.call(
+            auth,
             Method::GET,
             format!("/api/v1/slos/{name}/history"),
             JSON,
@@ -157,18 +179,20 @@ impl Slos for SloService {
         &self,
         r: GrpcRequest<v1::SloRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let r = r.into_inner();
         let q = query(&[("author", r.author)]);
         let uri = format!("/api/v1/slos/{}{q}", enc(&r.name));
-        self.call(Method::DELETE, uri, JSON, Vec::new()).await
+        self.call(auth, Method::DELETE, uri, JSON, Vec::new()).await
     }
 
     async fn add_exclusion(
         &self,
         r: GrpcRequest<v1::AddExclusionRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let body = r.into_inner().exclusion_json.into_bytes();
-        self.call(Method::POST, "/api/v1/exclusions".into(), JSON, body)
+        self.call(auth, Method::POST, "/api/v1/exclusions".into(), JSON, body)
             .await
     }
 
@@ -176,6 +200,7 @@ impl Slos for SloService {
         &self,
         r: GrpcRequest<v1::ListExclusionsRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let r = r.into_inner();
         let deleted = if r.deleted {
             "true".into()
@@ -184,6 +209,7 @@ impl Slos for SloService {
         };
         let q = query(&[("slo", r.slo), ("deleted", deleted)]);
         self.call(
+            auth,
             Method::GET,
             format!("/api/v1/exclusions{q}"),
             JSON,
@@ -196,16 +222,18 @@ impl Slos for SloService {
         &self,
         r: GrpcRequest<v1::DeleteExclusionRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let r = r.into_inner();
         let q = query(&[("author", r.author)]);
         let uri = format!("/api/v1/exclusions/{}{q}", enc(&r.id));
-        self.call(Method::DELETE, uri, JSON, Vec::new()).await
+        self.call(auth, Method::DELETE, uri, JSON, Vec::new()).await
     }
 
     async fn gate(
         &self,
         r: GrpcRequest<v1::GateRequest>,
     ) -> Result<Response<v1::SlosReply>, Status> {
+        let auth = auth_of(&r);
         let r = r.into_inner();
         let mut form: Vec<(&str, String)> = vec![("slo", r.slo), ("no_data", r.no_data)];
         if let Some(m) = r.min_budget {
@@ -220,7 +248,7 @@ impl Slos for SloService {
             form.push(("approver", r.approver));
         }
         let body = query(&form).trim_start_matches('?').as_bytes().to_vec();
-        self.call(Method::POST, "/api/v1/gate".into(), FORM, body)
+        self.call(auth, Method::POST, "/api/v1/gate".into(), FORM, body)
             .await
     }
 }

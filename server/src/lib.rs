@@ -22,6 +22,8 @@
 
 pub mod alerts;
 pub mod annotations;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod decode;
 pub mod grpc;
@@ -30,11 +32,13 @@ pub mod grpc_ingest;
 pub mod grpc_slos;
 pub mod http;
 pub mod ingest;
+pub mod integrity;
 pub mod lookup;
 pub mod metrics;
 pub mod query;
 pub mod slo_ops;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -65,6 +69,32 @@ pub enum ServerError {
     },
     #[error("{0}")]
     Serve(String),
+}
+
+/// Authenticates and authorizes a gRPC call; a refusal is counted and
+/// written to the audit trail like an HTTP one.
+pub(crate) fn grpc_auth(
+    st: &AppState,
+    meta: &tonic::metadata::MetadataMap,
+    need: auth::Role,
+    tenant_ok: bool,
+    service: &str,
+) -> Result<auth::Identity, tonic::Status> {
+    let checked = st.auth.authorize_grpc(meta, need).and_then(|id| {
+        if !tenant_ok {
+            id.require_untenanted(&format!("the {service} service"))?;
+        }
+        Ok(id)
+    });
+    checked.map_err(|e| {
+        st.metrics.auth_failure(e.audit_kind());
+        st.audit.record_auth_failure(
+            e.audit_kind(),
+            http::now_ms(),
+            serde_json::json!({"protocol": "grpc", "service": service, "error": e.to_string()}),
+        );
+        e.to_status()
+    })
 }
 
 /// A started server.
@@ -104,29 +134,62 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
 
     let opts = config.engine_options()?;
     let slo_log = SloStore::path_in(&config.data_dir);
+    let audit_log = audit::AuditLog::path_in(&config.data_dir);
     // The engine first: its lock on the data directory also guards the SLO
-    // log against a second server.
-    let (engine, slos) = tokio::task::spawn_blocking(move || {
+    // and audit logs against a second server.
+    let (engine, slos, audit) = tokio::task::spawn_blocking(move || {
         let engine = Engine::open(opts)?;
         let slos = SloStore::open(&slo_log)?;
-        Ok::<_, ServerError>((engine, slos))
+        let audit = Arc::new(audit::AuditLog::open(&audit_log)?);
+        audit.follow(&slos)?;
+        audit.note_retention(&engine.options().retention);
+        Ok::<_, ServerError>((engine, slos, audit))
     })
     .await
     .map_err(|e| ServerError::Serve(format!("engine open task failed: {e}")))??;
-    let state = Arc::new(AppState::new(Arc::new(engine), Arc::new(slos), config)?);
+    let state = Arc::new(AppState::new(
+        Arc::new(engine),
+        Arc::new(slos),
+        audit,
+        config,
+    )?);
     let (stop, stopped) = watch::channel(false);
 
     let alerts = tokio::spawn(alerts::run(Arc::clone(&state), stopped.clone()));
     let router = http::router(Arc::clone(&state));
     let mut http_stop = stopped.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(http_listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
+    let http_tls = if state.config.tls.enabled() {
+        Some(tls::server_config(&state.config.tls).map_err(ServerError::Serve)?)
+    } else {
+        None
+    };
+    let grpc_tls = if state.config.tls.enabled() {
+        Some(tls::grpc_config(&state.config.tls).map_err(ServerError::Serve)?)
+    } else {
+        None
+    };
+    let http = match http_tls {
+        Some(cfg) => {
+            let listener = tls::TlsListener::new(http_listener, cfg)
+                .map_err(|e| ServerError::Serve(e.to_string()))?;
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = http_stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
             })
-            .await
-            .map_err(|e| e.to_string())
-    });
+        }
+        None => tokio::spawn(async move {
+            axum::serve(http_listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.wait_for(|s| *s).await;
+                })
+                .await
+                .map_err(|e| e.to_string())
+        }),
+    };
 
     let limits = &state.config.limits;
     let max_msg = limits.max_request_bytes;
@@ -154,8 +217,14 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let mut grpc_stop = stopped.clone();
     let incoming =
         tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = grpc_tls {
+        builder = builder
+            .tls_config(t)
+            .map_err(|e| ServerError::Serve(format!("[tls] for gRPC: {e}")))?;
+    }
     let grpc = tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        builder
             .concurrency_limit_per_connection(concurrent)
             .add_service(ingest)
             .add_service(query)
@@ -166,6 +235,14 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             })
             .await
             .map_err(|e| e.to_string())
+    });
+    // The integrity check of every stored file, in the background: its
+    // outcome goes to /metrics (nines_verify_*) and problems to the log.
+    let st = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = integrity::check_for_server(&st.config.data_dir, &st.metrics) {
+            tracing::error!(error = %e, "integrity check failed to run");
+        }
     });
     state.ready.store(true, Ordering::Relaxed);
     tracing::info!(%http_addr, %grpc_addr, data_dir = %state.config.data_dir.display(), "nines serving");

@@ -82,6 +82,16 @@ pub struct Metrics {
     queries: Mutex<BTreeMap<&'static str, std::sync::Arc<Histogram>>>,
     /// Query failures by error type.
     query_errors: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refused requests: `auth_failure` (no or bad token) or
+    /// `permission_denied` (wrong role or tenant).
+    auth_refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// The integrity check of stored files (at start-up and on request):
+    /// files and bytes checked, problems found, when it last finished
+    /// (unix seconds; 0: not yet).
+    pub verify_files: AtomicU64,
+    pub verify_bytes: AtomicU64,
+    pub verify_problems: AtomicU64,
+    pub verify_finished_s: AtomicU64,
     pub inflight_bytes_limit: u64,
     pub inflight_bytes: AtomicU64,
 }
@@ -94,6 +104,11 @@ impl Metrics {
             samples_remote_write: AtomicU64::new(0),
             queries: Mutex::default(),
             query_errors: Mutex::default(),
+            auth_refusals: Mutex::default(),
+            verify_files: AtomicU64::new(0),
+            verify_bytes: AtomicU64::new(0),
+            verify_problems: AtomicU64::new(0),
+            verify_finished_s: AtomicU64::new(0),
             inflight_bytes_limit,
             inflight_bytes: AtomicU64::new(0),
         }
@@ -115,6 +130,10 @@ impl Metrics {
                 .or_insert_with(|| std::sync::Arc::new(Histogram::new(QUERY_BOUNDS))),
         );
         h.observe(d);
+    }
+
+    pub fn auth_failure(&self, kind: &'static str) {
+        *self.auth_refusals.lock().entry(kind).or_default() += 1;
     }
 
     pub fn query_error(&self, error_type: &'static str) {
@@ -311,6 +330,40 @@ impl Metrics {
         );
         for (t, n) in self.query_errors.lock().iter() {
             let _ = writeln!(o, "nines_query_errors_total{{type=\"{t}\"}} {n}");
+        }
+        header(
+            &mut o,
+            "nines_auth_refusals_total",
+            "Requests refused: auth_failure (missing or invalid token), permission_denied (role or tenant).",
+            "counter",
+        );
+        for (t, n) in self.auth_refusals.lock().iter() {
+            let _ = writeln!(o, "nines_auth_refusals_total{{reason=\"{t}\"}} {n}");
+        }
+        for (name, help, v) in [
+            (
+                "nines_verify_files_checked",
+                "Stored files whose SHA-256 and CRCs the last integrity check read.",
+                &self.verify_files,
+            ),
+            (
+                "nines_verify_bytes_checked",
+                "Bytes the last integrity check read.",
+                &self.verify_bytes,
+            ),
+            (
+                "nines_verify_problems",
+                "Damaged or missing files and records the last integrity check found (nines verify names them).",
+                &self.verify_problems,
+            ),
+            (
+                "nines_verify_last_finished_timestamp_seconds",
+                "When the last integrity check finished (0: still running or never ran).",
+                &self.verify_finished_s,
+            ),
+        ] {
+            header(&mut o, name, help, "gauge");
+            let _ = writeln!(o, "{name} {}", v.load(Relaxed));
         }
         o
     }

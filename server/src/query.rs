@@ -41,6 +41,8 @@ pub struct QueryRequest {
     /// The caller's timeout; `None` or zero: the server's. Never longer than
     /// the server's `limits.query_timeout`.
     pub timeout: Option<Duration>,
+    /// The caller's tenant: every selector is scoped to it.
+    pub tenant: Option<std::sync::Arc<str>>,
 }
 
 /// Why a query produced no result.
@@ -51,6 +53,9 @@ pub enum RunError {
     /// Every query slot stayed busy for the whole timeout.
     #[error("all {slots} query slots stayed busy for the query's whole timeout of {timeout_ms} ms; retry later or raise limits.query_concurrency")]
     Busy { slots: usize, timeout_ms: u64 },
+    /// A tenant-bound caller asked for what spans tenants.
+    #[error("{0}")]
+    Forbidden(String),
     /// The evaluation thread failed (a bug); the server keeps running.
     #[error("query evaluation failed: {0}")]
     Internal(String),
@@ -62,6 +67,7 @@ impl RunError {
         match self {
             RunError::Query(e) => e.error_type(),
             RunError::Busy { .. } => "timeout",
+            RunError::Forbidden(_) => "forbidden",
             RunError::Internal(_) => "internal",
         }
     }
@@ -72,6 +78,7 @@ impl RunError {
         match self {
             RunError::Query(e) => e.http_status(),
             RunError::Busy { .. } => 503,
+            RunError::Forbidden(_) => 403,
             RunError::Internal(_) => 500,
         }
     }
@@ -104,6 +111,7 @@ impl RunError {
             }
             RunError::Query(QueryError::Timeout { .. }) => Status::deadline_exceeded(msg),
             RunError::Query(QueryError::Canceled) => Status::cancelled(msg),
+            RunError::Forbidden(_) => Status::permission_denied(msg),
             RunError::Query(QueryError::Storage(_)) | RunError::Internal(_) => {
                 Status::internal(msg)
             }
@@ -149,7 +157,14 @@ pub async fn execute(
     out
 }
 
-async fn run(st: &Arc<AppState>, req: QueryRequest, started: Instant) -> Result<Value, RunError> {
+async fn run(
+    st: &Arc<AppState>,
+    mut req: QueryRequest,
+    started: Instant,
+) -> Result<Value, RunError> {
+    if let Some(t) = &req.tenant {
+        req.query = crate::auth::scope_query(&req.query, t).map_err(RunError::Forbidden)?;
+    }
     if let Range::Range {
         start_ms,
         end_ms,
@@ -269,6 +284,7 @@ fn grpc_timeout(timeout_ms: u64) -> Option<Duration> {
 pub async fn grpc_instant(
     st: &Arc<AppState>,
     r: v1::InstantRequest,
+    tenant: Option<std::sync::Arc<str>>,
 ) -> Result<v1::QueryResponse, Status> {
     let req = QueryRequest {
         query: r.query,
@@ -276,6 +292,7 @@ pub async fn grpc_instant(
             time_ms: r.time_ms.unwrap_or_else(crate::http::now_ms),
         },
         timeout: grpc_timeout(r.timeout_ms),
+        tenant,
     };
     execute(st, "grpc_instant", req)
         .await
@@ -287,6 +304,7 @@ pub async fn grpc_instant(
 pub async fn grpc_range(
     st: &Arc<AppState>,
     r: v1::RangeRequest,
+    tenant: Option<std::sync::Arc<str>>,
 ) -> Result<v1::QueryResponse, Status> {
     let req = QueryRequest {
         query: r.query,
@@ -296,6 +314,7 @@ pub async fn grpc_range(
             step_ms: r.step_ms,
         },
         timeout: grpc_timeout(r.timeout_ms),
+        tenant,
     };
     execute(st, "grpc_range", req)
         .await

@@ -30,6 +30,10 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// SLO definitions, versions and exclusions (`DATA/meta/slo.log`).
     pub slos: Arc<SloStore>,
+    /// The configured bearer tokens (`[auth]`).
+    pub auth: crate::auth::Authenticator,
+    /// The audit trail (`DATA/meta/audit.log`).
+    pub audit: Arc<crate::audit::AuditLog>,
     /// The same store as the query evaluator's catalog.
     pub slo_catalog: SloCatalogRef,
     /// Per-selector SLO event sums shared by queries, alerts, the gate and
@@ -79,6 +83,7 @@ impl AppState {
     pub fn new(
         engine: Arc<Engine>,
         slos: Arc<SloStore>,
+        audit: Arc<crate::audit::AuditLog>,
         config: Config,
     ) -> Result<AppState, crate::config::ConfigError> {
         let query_timeout = config.query_timeout()?;
@@ -88,8 +93,12 @@ impl AppState {
             config.alert_interval()?,
             config.alerting.alertmanager_url.clone(),
         ));
+        let auth = crate::auth::Authenticator::new(&config.auth)
+            .map_err(|e| crate::config::ConfigError(e.to_string()))?;
         Ok(AppState {
+            auth,
             alerter,
+            audit,
             engine,
             slo_catalog: SloCatalogRef(Arc::clone(&slos) as _),
             slo_sums: SloSumsRef::default(),

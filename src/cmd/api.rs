@@ -27,6 +27,8 @@ pub struct Server {
     /// Print the server's answer (the `data` of its JSON) instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub auth: super::client::Auth,
 }
 
 /// How a request ended.
@@ -67,10 +69,10 @@ impl Server {
             .build()
             .map_err(|e| unreachable(e.to_string()))?;
         let answer = rt.block_on(async {
-            let client = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(60))
-                .build()?;
+            let client = self
+                .auth
+                .http_client(Duration::from_secs(60))
+                .map_err(|e| format!("{e:#}"))?;
             let mut req = client.request(method, &target);
             req = match body {
                 Body::None => req,
@@ -80,12 +82,12 @@ impl Server {
                     .body(j.to_string()),
                 Body::Form(f) => req.form(&f),
             };
-            let resp = req.send().await?;
+            let resp = req.send().await.map_err(|e| error_chain(&e))?;
             let status = resp.status();
-            let bytes = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, bytes))
+            let bytes = resp.bytes().await.map_err(|e| error_chain(&e))?;
+            Ok::<_, String>((status, bytes))
         });
-        let (status, bytes) = answer.map_err(|e| unreachable(e.to_string()))?;
+        let (status, bytes) = answer.map_err(unreachable)?;
         let json: Json = match serde_json::from_slice(&bytes) {
             Ok(v @ Json::Object(_)) if v.get("status").is_some() => v,
             _ => {
@@ -118,6 +120,19 @@ impl Server {
             text(data);
         }
     }
+}
+
+/// An error with its causes (reqwest's own message hides the TLS or
+/// connection reason in its source).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
 }
 
 /// Runs one request and, on success, prints its answer.

@@ -10,6 +10,7 @@ use nines_engine::formats::openmetrics::{family_of, OpenMetricsWriter};
 use nines_engine::index::parse_selector;
 use nines_engine::read::ReadScratch;
 use nines_engine::{Engine, EngineOptions, STALE_NAN_BITS};
+use nines_server::audit::AuditLog;
 
 use super::{parse_time, DataDir};
 
@@ -135,6 +136,25 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     pb.finish_and_clear();
     eprintln!("exported {samples} samples of {} series", series.len());
+    // The export goes to the data directory's audit trail: the engine's
+    // lock on the directory means no server is writing to it now.
+    let audit = AuditLog::open(&AuditLog::path_in(&a.dir.data_dir))?;
+    let actor = std::env::var("USER").ok();
+    audit.record(
+        "export",
+        actor.as_deref(),
+        jiff::Timestamp::now().as_millisecond(),
+        serde_json::json!({
+            "selector": a.selector,
+            "start": a.start,
+            "end": a.end,
+            "format": format!("{:?}", a.format).to_lowercase(),
+            "output": out_name.display().to_string(),
+            "series": series.len(),
+            "samples": samples,
+            "stale_markers_dropped": a.drop_stale_markers,
+        }),
+    );
     drop(snap);
     engine.close()?;
     Ok(ExitCode::SUCCESS)

@@ -56,6 +56,8 @@ pub struct Args {
     /// Print the decision as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub auth: super::client::Auth,
 }
 
 fn undecided() -> ExitCode {
@@ -129,6 +131,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let server = super::api::Server {
         url: a.url.clone(),
         json: false,
+        auth: a.auth.clone(),
     };
     let d = match server.call(Method::POST, "api/v1/gate", Body::Form(form)) {
         Ok(Answer::Ok(d)) => d,

@@ -3,6 +3,8 @@
 
 mod annotate;
 mod api;
+mod audit;
+mod client;
 mod compact;
 mod exclusion;
 mod export;
@@ -11,9 +13,11 @@ mod import;
 mod incidents;
 mod input;
 mod inspect;
+mod lock;
 mod query;
 mod serve;
 mod slo;
+mod token;
 mod verify;
 mod write;
 
@@ -53,6 +57,9 @@ pub enum Command {
     Incidents(incidents::Args),
     Slo(slo::Args),
     Exclusion(exclusion::Args),
+    Audit(audit::Args),
+    Token(token::Args),
+    Lock(lock::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -70,6 +77,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incidents(a) => incidents::run(a),
         Command::Slo(a) => slo::run(a),
         Command::Exclusion(a) => exclusion::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Token(a) => token::run(a),
+        Command::Lock(a) => lock::run(a),
     }
 }
 

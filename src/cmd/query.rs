@@ -51,6 +51,8 @@ pub struct Args {
     /// Query timeout.
     #[arg(long, value_name = "D", value_parser = parse_step, default_value = "2m")]
     pub timeout: i64,
+    #[command(flatten)]
+    pub auth: super::client::Auth,
 }
 
 /// A duration (`30s`, `5m`, `1h30m`) or seconds (`15`, `0.5`), in ms.
@@ -138,14 +140,19 @@ fn run_remote(url: &str, a: &Args) -> anyhow::Result<ExitCode> {
     // server's own timeout error arrives rather than a client-side one.
     let wait = Duration::from_millis(a.timeout.max(1) as u64) + Duration::from_secs(10);
     let answer = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(wait)
-            .build()?;
-        let resp = client.post(&target).form(&form).send().await?;
+        let client = a.auth.http_client(wait).map_err(|e| format!("{e:#}"))?;
+        let resp = client
+            .post(&target)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| super::api::error_chain(&e))?;
         let status = resp.status();
-        let body = resp.bytes().await?;
-        Ok::<_, reqwest::Error>((status, body))
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| super::api::error_chain(&e))?;
+        Ok::<_, String>((status, body))
     });
     let (status, body) = match answer {
         Ok(x) => x,

@@ -38,6 +38,31 @@ pub struct Args {
     /// How often SLO alerts are evaluated (default 30s).
     #[arg(long, value_name = "D", env = "NINES_ALERT_INTERVAL")]
     pub alert_interval: Option<String>,
+    /// Serve on a non-loopback address without authentication (no
+    /// `[[auth.tokens]]`). Refused without this flag: anyone who can reach
+    /// the port could read, write and change SLOs.
+    #[arg(long, env = "NINES_INSECURE")]
+    pub insecure: bool,
+    /// TLS certificate chain (PEM) for both listeners; with --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NINES_TLS_CERT",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NINES_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// CA bundle (PEM) of accepted client certificates; given, every client
+    /// must present one.
+    #[arg(long, value_name = "FILE", env = "NINES_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -63,6 +88,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(i) = a.alert_interval {
         cfg.alerting.interval = i;
     }
+    if a.insecure {
+        cfg.insecure = true;
+    }
+    if let Some(c) = a.tls_cert {
+        cfg.tls.cert_file = Some(c);
+    }
+    if let Some(k) = a.tls_key {
+        cfg.tls.key_file = Some(k);
+    }
+    if let Some(ca) = a.tls_client_ca {
+        cfg.tls.client_ca_file = Some(ca);
+    }
     cfg.validate()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,8 +108,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let server = nines_server::start(cfg).await?;
         // Scripts and tests read these lines to find the ports.
         println!("nines {} serving", env!("CARGO_PKG_VERSION"));
-        println!("http: http://{}", server.http_addr);
-        println!("grpc: http://{}", server.grpc_addr);
+        let scheme = if server.state.config.tls.enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        println!("http: {scheme}://{}", server.http_addr);
+        println!("grpc: {scheme}://{}", server.grpc_addr);
+        if !server.state.auth.enabled() {
+            eprintln!(
+                "authentication is off (no [[auth.tokens]] configured): every client acts as admin"
+            );
+        }
         println!("data: {}", server.state.config.data_dir.display());
         use std::io::Write;
         let _ = std::io::stdout().flush();

@@ -1,16 +1,15 @@
 //! `nines verify`: check every CRC and hash; exit 1 naming each damaged file
-//! and offset. Covers the engine's files and the SLO log.
+//! and offset. Covers the engine's files and the SLO and audit logs.
 
 use std::process::ExitCode;
 
-use nines_engine::chainlog::hex;
-use nines_engine::verify::{verify_dir, Problem, VerifyOptions};
-use nines_slo::store::SloStore;
+use nines_engine::verify::VerifyOptions;
+use nines_server::integrity::check;
 
 use super::{progress_bar, DataDir, EXIT_FAILURE};
 
 /// Check the manifest's hash chain, every file's SHA-256 and every CRC, and
-/// the SLO log's chain and records.
+/// the SLO and audit logs' chains and records.
 ///
 /// Reads only and takes no lock, so it can run beside a live server. Exits 0
 /// when everything is sound, 1 when anything is damaged (each problem is
@@ -29,7 +28,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let pb = progress_bar(0, "verifying");
-    let mut report = verify_dir(
+    let out = check(
         &a.dir.data_dir,
         VerifyOptions { decode: a.decode },
         &mut |done, total| {
@@ -38,32 +37,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
     )?;
     pb.finish_and_clear();
-    let slo_log = SloStore::path_in(&a.dir.data_dir);
-    let mut slo_summary = String::new();
-    if slo_log.exists() {
-        let check = SloStore::check(&slo_log)?;
-        let at = |offset: u64, rule: String| Problem {
-            path: slo_log.clone(),
-            offset: Some(offset),
-            rule,
-        };
-        if let Some(o) = check.torn_tail_at {
-            report.notes.push(at(
-                o,
-                "torn final record (a crash during an append); the server drops it on open".into(),
-            ));
-        }
-        report
-            .problems
-            .extend(check.problems.into_iter().map(|(o, r)| at(o, r)));
-        slo_summary = format!(
-            "; SLO log {} records, head {}",
-            check.records,
-            hex(&check.head)
-        );
-    }
+    let report = &out.report;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for p in &report.problems {
             match p.offset {
@@ -77,8 +53,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 None => println!("note    {}: {}", p.path.display(), p.rule),
             }
         }
+        let logs: String = out
+            .logs
+            .iter()
+            .map(|l| format!("; {} {} records, head {}", l.log, l.records, l.head))
+            .collect();
         println!(
-            "{}: {} files, {} bytes checked; manifest {} records, head {}{slo_summary}",
+            "{}: {} files, {} bytes checked; manifest {} records, head {}{logs}",
             if report.ok() { "OK" } else { "DAMAGED" },
             report.files_checked,
             report.bytes_checked,

@@ -26,6 +26,8 @@ pub struct Args {
     pub url: String,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub auth: super::client::Auth,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -34,10 +36,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let mut client = rt
-        .block_on(v1::ingest_client::IngestClient::connect(a.url.clone()))
-        .map_err(|e| anyhow::anyhow!("cannot reach the server at {}: {e}", a.url))?
-        .max_encoding_message_size(64 << 20);
+    let channel = rt.block_on(a.auth.grpc_channel(&a.url))?;
+    let mut client =
+        v1::ingest_client::IngestClient::with_interceptor(channel, a.auth.interceptor()?)
+            .max_encoding_message_size(64 << 20);
     let pb = progress_bar(total_bytes, "writing");
     let mut report = Report::new(a.input.max_errors);
     let mut done = 0u64;

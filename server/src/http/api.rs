@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
+
+use crate::auth::Identity;
 use axum::response::Response;
 use nines_engine::index::{parse_selector, Matcher};
 use nines_engine::is_valid_label_name;
@@ -12,12 +14,16 @@ use serde_json::{json, Value as Json};
 use super::{parse_time, success, ApiError, Params, MAX_TIME, MIN_TIME};
 use crate::state::AppState;
 
-/// The `match[]` selectors of a request, parsed.
-fn selectors(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    p.all("match[]")
+/// The `match[]` selectors of a request, parsed and scoped to the
+/// caller's tenant.
+fn selectors(p: &Params, id: &Identity) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let mut sets = p
+        .all("match[]")
         .into_iter()
         .map(|s| parse_selector(s).map_err(|e| ApiError::bad_data(e.to_string())))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::auth::scope_selector_sets(&mut sets, id.tenant.as_deref());
+    Ok(sets)
 }
 
 fn time_range(p: &Params) -> Result<(i64, i64), ApiError> {
@@ -67,8 +73,12 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 /// `GET|POST /api/v1/labels`
-pub async fn labels(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
-    let sels = selectors(&p)?;
+pub async fn labels(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let sels = selectors(&p, &id)?;
     let (start, end) = time_range(&p)?;
     let limit = limit(&p)?;
     let names = blocking(move || {
@@ -81,6 +91,7 @@ pub async fn labels(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
 /// `GET /api/v1/label/<name>/values`
 pub async fn label_values(
     State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
     Path(name): Path<String>,
     p: Params,
 ) -> Result<Response, ApiError> {
@@ -89,7 +100,7 @@ pub async fn label_values(
             "invalid label name: \"{name}\""
         )));
     }
-    let sels = selectors(&p)?;
+    let sels = selectors(&p, &id)?;
     let (start, end) = time_range(&p)?;
     let limit = limit(&p)?;
     let values = blocking(move || {
@@ -100,8 +111,12 @@ pub async fn label_values(
 }
 
 /// `GET|POST /api/v1/series`
-pub async fn series(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
-    let sels = selectors(&p)?;
+pub async fn series(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let sels = selectors(&p, &id)?;
     if sels.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
@@ -118,7 +133,11 @@ pub async fn series(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
 }
 
 /// `GET /api/v1/metadata`: what remote-write senders reported.
-pub async fn metadata(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+pub async fn metadata(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let limit = limit(&p)?;
     let metric = p
         .get("metric")
@@ -126,7 +145,10 @@ pub async fn metadata(State(st): State<Arc<AppState>>, p: Params) -> Result<Resp
         .map(str::to_string);
     let meta = st.metadata.read();
     let mut out = serde_json::Map::new();
-    for (name, m) in meta.iter() {
+    // Metadata is reported per family across senders: a tenant-bound
+    // token sees none rather than other tenants' metric names.
+    let visible = id.tenant.is_none();
+    for (name, m) in meta.iter().filter(|_| visible) {
         if metric.as_ref().is_some_and(|x| x != name) {
             continue;
         }

@@ -6,7 +6,10 @@
 
 mod annotate;
 mod api;
+mod audit;
 mod exclusions;
+mod guard;
+mod locks;
 mod ops;
 mod query;
 mod slo_ops;
@@ -57,13 +60,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/exclusions/{id}", delete(exclusions::delete))
         .route("/api/v1/gate", post(slo_ops::gate))
+        .route("/api/v1/audit", get(audit::log))
+        .route("/api/v1/locks", get(locks::list).post(locks::set))
+        .route("/api/v1/locks/{resolution}", delete(locks::remove))
         .route("/api/v1/incidents", get(slo_ops::incidents))
         .route("/api/v1/alerts", get(slo_ops::alerts))
         .route("/api/v1/rules", get(slo_ops::rules))
         .route("/-/healthy", get(ops::healthy))
         .route("/-/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/api/v1/verify", post(ops::verify))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

@@ -38,3 +38,31 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     )
         .into_response()
 }
+
+/// `POST /api/v1/verify`: the integrity check `nines verify` runs, over the
+/// live data directory (`decode=true` also decodes every block). 200 with
+/// the report either way; `data.ok` says whether anything is damaged.
+pub async fn verify(
+    State(st): State<Arc<AppState>>,
+    p: super::Params,
+) -> Result<Response, super::ApiError> {
+    let decode = matches!(p.get("decode"), Some("true" | "1" | "yes"));
+    let st2 = Arc::clone(&st);
+    let out = tokio::task::spawn_blocking(move || {
+        if decode {
+            crate::integrity::check(
+                &st2.config.data_dir,
+                nines_engine::verify::VerifyOptions { decode: true },
+                &mut |_, _| {},
+            )
+        } else {
+            crate::integrity::check_for_server(&st2.config.data_dir, &st2.metrics)
+        }
+    })
+    .await
+    .map_err(|e| super::ApiError::internal(format!("task failed: {e}")))?
+    .map_err(|e| super::ApiError::internal(e.to_string()))?;
+    let mut data = serde_json::to_value(&out).unwrap_or_default();
+    data["ok"] = serde_json::json!(out.ok());
+    Ok(super::success(data))
+}

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
+
+use crate::auth::Identity;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use nines_query::{QueryError, Value};
@@ -86,7 +88,11 @@ fn respond(mut v: Value, limit: usize) -> Response {
 
 /// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`,
 /// `limit`.
-pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+pub async fn instant(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let time_ms = match p.get("time").filter(|s| !s.is_empty()) {
         Some(s) => parse_time("time", s)?,
         None => now_ms(),
@@ -97,6 +103,7 @@ pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Respo
         query: query_text(&p),
         range: Range::Instant { time_ms },
         timeout,
+        tenant: id.tenant.clone(),
     };
     let v = execute(&st, "query", req).await?;
     Ok(respond(v, limit))
@@ -104,7 +111,11 @@ pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Respo
 
 /// `GET|POST /api/v1/query_range`: `query`, `start`, `end`, `step` (a
 /// duration or seconds), `timeout`, `limit`.
-pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+pub async fn range(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let start_ms = parse_time("start", p.get("start").unwrap_or_default())?;
     let end_ms = parse_time("end", p.get("end").unwrap_or_default())?;
     if end_ms < start_ms {
@@ -123,6 +134,7 @@ pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Respons
             step_ms,
         },
         timeout,
+        tenant: id.tenant.clone(),
     };
     let v = execute(&st, "query_range", req).await?;
     Ok(respond(v, limit))

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use nines_slo::alerting::Severity;
@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::api::blocking;
 use super::{now_ms, parse_duration, parse_time, success, ApiError, Params};
+use crate::auth::{AuthError, Identity, Role};
 use crate::slo_ops::{self, IncidentQuery, OpError};
 use crate::state::AppState;
 
@@ -41,7 +42,11 @@ fn required<'a>(p: &'a Params, key: &str) -> Result<&'a str, ApiError> {
 /// `max_burn` (repeatable `WINDOW:MAX`; default `1h:14.4`), `no_data`
 /// (undecided|promote|block), `time` (default now), and for an override
 /// `override=true`, `reason`, `approver`.
-pub async fn gate(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+pub async fn gate(
+    State(st): State<Arc<AppState>>,
+    Extension(id): Extension<Identity>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let slo = required(&p, "slo")?.to_string();
     let mut policy = GatePolicy::default();
     if let Some(m) = p.get("min_budget").filter(|v| !v.is_empty()) {
@@ -83,6 +88,14 @@ pub async fn gate(State(st): State<Arc<AppState>>, p: Params) -> Result<Response
             "an override needs both \"reason\" and \"approver\"",
         ));
     }
+    if overriding && id.role != Role::Admin {
+        let e = AuthError::Forbidden {
+            name: id.name.to_string(),
+            role: id.role.as_str(),
+            need: "admin (a gate override)",
+        };
+        return Ok(super::guard::refuse(&st, &e, "POST", "/api/v1/gate"));
+    }
     let st2 = Arc::clone(&st);
     let out = blocking(move || {
         let decision = slo_ops::gate(
@@ -95,8 +108,8 @@ pub async fn gate(State(st): State<Arc<AppState>>, p: Params) -> Result<Response
         )
         .map_err(op_error)?;
         let mut body = json!(decision);
+        let said = decision.verdict;
         if overriding {
-            let said = decision.verdict;
             let event = st2
                 .slos
                 .record_gate_override(&decision, &approver, &reason, now_ms())
@@ -109,6 +122,27 @@ pub async fn gate(State(st): State<Arc<AppState>>, p: Params) -> Result<Response
                 "record": event.seq,
             });
         }
+        st2.audit.record(
+            "gate_decision",
+            Some(if overriding {
+                approver.as_str()
+            } else {
+                &id.name
+            }),
+            now_ms(),
+            json!({
+                "slo": slo,
+                "time": at,
+                "verdict": body["verdict"],
+                "decided_verdict": said,
+                "overridden": overriding,
+                "token": (st2.auth.enabled()).then(|| id.name.to_string()),
+                "reason": overriding.then_some(&reason),
+                "version": body.get("version"),
+                "checks": body.get("checks"),
+                "reasons": body.get("reasons"),
+            }),
+        );
         Ok(body)
     })
     .await?;

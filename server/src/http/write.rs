@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -79,6 +79,7 @@ fn decode_snappy(body: &[u8], len: usize) -> Result<RemoteWrite, String> {
 
 pub async fn remote_write(
     State(st): State<Arc<AppState>>,
+    Extension(id): Extension<crate::auth::Identity>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -163,10 +164,13 @@ pub async fn remote_write(
         Ok(r) => r,
         Err(msg) => return bad(&st, msg),
     };
-    let batch = match ingest::batch_from_remote_write(req, &st) {
+    let mut batch = match ingest::batch_from_remote_write(req, &st) {
         Ok(b) => b,
         Err(e) => return bad(&st, e.to_string()),
     };
+    if let Some(t) = &id.tenant {
+        crate::auth::scope_batch(&mut batch, t);
+    }
     let result = ingest::append(&st, batch).await;
     drop(reservation);
     drop(extra);
