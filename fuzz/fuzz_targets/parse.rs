@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run parse`: the query parser never panics, and
+//! `scripts/fuzz 60 parse`: the query parser never panics, and
 //! whatever it accepts prints to a query that parses back to the same tree.
 
 #![no_main]
