@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run parse`: the query parser never panics, and
+//! `scripts/fuzz 60 parse`: the query parser never panics, and
 //! whatever it accepts prints to a query that parses back to the same tree.
 
 #![no_main]
@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
         let back = nines_query::syntax::parse(&printed)
             .unwrap_or_else(|e| panic!("{query:?} printed as {printed:?}, which fails: {e}"));
         // Debug, not ==, so that NaN literals compare equal.
-        assert_eq!(format!("{back:?}"), format!("{expr:?}"), "{query:?} -> {printed:?}");
+        assert_eq!(
+            format!("{back:?}"),
+            format!("{expr:?}"),
+            "{query:?} -> {printed:?}"
+        );
         assert_eq!(back.to_string(), printed);
     }
 });

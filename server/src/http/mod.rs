@@ -16,6 +16,8 @@ mod slo_ops;
 mod slos;
 mod write;
 
+pub use write::decode_remote_write_body;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;

@@ -77,6 +77,68 @@ fn decode_snappy(body: &[u8], len: usize) -> Result<RemoteWrite, String> {
     })
 }
 
+/// How many bytes `body` decompresses to under `encoding` (the
+/// Content-Encoding, lower case), from the frame header alone; refused past
+/// `limit`. The handler reserves memory for it before decompressing.
+fn decompressed_len(encoding: &str, body: &[u8], limit: usize) -> Result<usize, String> {
+    let n = match encoding {
+        "snappy" => snap::raw::decompress_len(body)
+            .map_err(|e| format!("body is not snappy-compressed: {e}"))?,
+        "zstd" => match zstd::zstd_safe::get_frame_content_size(body) {
+            Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+            // Streaming encoders leave the size out: estimate, and reserve
+            // the rest once the real size is known.
+            Ok(None) => body.len().saturating_mul(10).min(limit),
+            Err(_) => return Err("body is not a zstd frame".into()),
+        },
+        "identity" => body.len(),
+        other => {
+            return Err(format!(
+                "unsupported Content-Encoding {other:?}: use snappy (remote-write 1.0) or zstd"
+            ))
+        }
+    };
+    if n > limit {
+        return Err(format!("request decompresses to {n} bytes, more than the limit of {limit}; send smaller batches"));
+    }
+    Ok(n)
+}
+
+/// A zstd body decompressed (all its frames), refused past `limit` bytes.
+fn decompress_zstd(body: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let read = zstd::stream::Decoder::new(body)
+        .and_then(|d| d.take(limit as u64 + 1).read_to_end(&mut out));
+    match read {
+        Ok(n) if n > limit => Err(format!(
+            "request decompresses to more than the limit of {limit} bytes"
+        )),
+        Ok(_) => Ok(out),
+        Err(e) => Err(format!("body is not valid zstd: {e}")),
+    }
+}
+
+/// The receiver's body path without the server around it: what
+/// `POST /api/v1/write` makes of `body` sent with Content-Encoding
+/// `encoding` (lower case; the handler's default is `snappy`), with
+/// `limit` the most decompressed bytes accepted. The same steps as
+/// [`remote_write`] minus the write memory budget; the error is the 400
+/// response's text. For the fuzz targets (`fuzz/`), which must reach the
+/// decompression as well as the protobuf reader.
+pub fn decode_remote_write_body(
+    encoding: &str,
+    body: &[u8],
+    limit: usize,
+) -> Result<RemoteWrite, String> {
+    let len = decompressed_len(encoding, body, limit)?;
+    match encoding {
+        "snappy" => decode_snappy(body, len),
+        "zstd" => decode::decode_remote_write_fast(&decompress_zstd(body, limit)?)
+            .map_err(not_a_write_request),
+        _ => decode::decode_remote_write_fast(body).map_err(not_a_write_request),
+    }
+}
+
 pub async fn remote_write(
     State(st): State<Arc<AppState>>,
     Extension(id): Extension<crate::auth::Identity>,
@@ -91,34 +153,10 @@ pub async fn remote_write(
     // Decoded structures cost a few times the protobuf bytes; reserve for
     // them before decompressing anything.
     let limit = st.config.limits.max_request_bytes.saturating_mul(8);
-    let decompressed_len = match encoding.as_str() {
-        "snappy" => match snap::raw::decompress_len(&body) {
-            Ok(n) => n,
-            Err(e) => return bad(&st, format!("body is not snappy-compressed: {e}")),
-        },
-        "zstd" => match zstd::zstd_safe::get_frame_content_size(&body) {
-            Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
-            // Streaming encoders leave the size out: estimate, and reserve
-            // the rest once the real size is known.
-            Ok(None) => body.len().saturating_mul(10).min(limit),
-            Err(_) => return bad(&st, "body is not a zstd frame".into()),
-        },
-        "identity" => body.len(),
-        other => {
-            return bad(
-                &st,
-                format!(
-                    "unsupported Content-Encoding {other:?}: use snappy (remote-write 1.0) or zstd"
-                ),
-            )
-        }
+    let decompressed_len = match decompressed_len(&encoding, &body, limit) {
+        Ok(n) => n,
+        Err(msg) => return bad(&st, msg),
     };
-    if decompressed_len > limit {
-        return bad(
-            &st,
-            format!("request decompresses to {decompressed_len} bytes, more than the limit of {limit}; send smaller batches"),
-        );
-    }
     let overloaded = |st: &AppState, e: Overload| match e {
         Overload::Busy { .. } => {
             st.metrics.write_request(PROTOCOL, "overloaded");
@@ -137,19 +175,10 @@ pub async fn remote_write(
     let decoded = match encoding.as_str() {
         "snappy" => decode_snappy(&body, decompressed_len),
         "zstd" => {
-            let mut out = Vec::new();
-            let read = zstd::stream::Decoder::new(&body[..])
-                .and_then(|d| d.take(limit as u64 + 1).read_to_end(&mut out));
-            match read {
-                Ok(n) if n > limit => {
-                    return bad(
-                        &st,
-                        format!("request decompresses to more than the limit of {limit} bytes"),
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => return bad(&st, format!("body is not valid zstd: {e}")),
-            }
+            let out = match decompress_zstd(&body, limit) {
+                Ok(out) => out,
+                Err(msg) => return bad(&st, msg),
+            };
             if out.len() > decompressed_len {
                 match st.reserve((out.len() - decompressed_len).saturating_mul(3)) {
                     Ok(r) => extra = Some(r),
@@ -205,5 +234,67 @@ pub async fn remote_write(
                 format!("storage failed, retry: {e}"),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nines_proto::prometheus as pw;
+    use prost::Message;
+
+    use super::*;
+
+    fn request() -> Vec<u8> {
+        pw::WriteRequest {
+            timeseries: vec![pw::TimeSeries {
+                labels: vec![pw::Label {
+                    name: "__name__".into(),
+                    value: "up".into(),
+                }],
+                samples: vec![pw::Sample {
+                    value: 1.0,
+                    timestamp: 1_700_000_000_000,
+                }],
+                ..Default::default()
+            }],
+            metadata: Vec::new(),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn body_path_decompresses_each_encoding() {
+        let raw = request();
+        let want = decode::decode_remote_write_fast(&raw).unwrap();
+        assert_eq!(want.series.len(), 1);
+        let snappy = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        let zstd = zstd::bulk::compress(&raw, 1).unwrap();
+        // A streaming encoder's frame, without the content size.
+        let streamed = zstd::stream::encode_all(&raw[..], 1).unwrap();
+        for (encoding, body) in [
+            ("snappy", &snappy),
+            ("zstd", &zstd),
+            ("zstd", &streamed),
+            ("identity", &raw),
+        ] {
+            let got = decode_remote_write_body(encoding, body, 1 << 20);
+            assert_eq!(got.as_ref(), Ok(&want), "{encoding}");
+        }
+    }
+
+    #[test]
+    fn body_path_refuses_what_the_handler_refuses() {
+        let raw = request();
+        let refused = |encoding: &str, body: &[u8], limit: usize| {
+            decode_remote_write_body(encoding, body, limit).unwrap_err()
+        };
+        assert!(refused("gzip", &raw, 1 << 20).contains("unsupported Content-Encoding"));
+        let snappy = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        assert!(refused("snappy", &snappy, raw.len() - 1).contains("more than the limit"));
+        assert!(refused("snappy", &raw, 1 << 20).contains("snappy"));
+        let streamed = zstd::stream::encode_all(&raw[..], 1).unwrap();
+        assert!(refused("zstd", &streamed, raw.len() - 1).contains("more than the limit"));
+        assert!(refused("zstd", &raw, 1 << 20).contains("zstd"));
+        assert!(refused("identity", &snappy, 1 << 20).contains("not a remote-write"));
     }
 }
