@@ -101,54 +101,57 @@ pub fn verify_dir(
     r.files_checked += 1;
 
     let seg_root = dir.join(SEGMENTS_DIR);
-    let total: u64 = state.files.values().map(|f| f.info.bytes).sum();
-    let mut done = 0u64;
-    for f in state.files.values() {
-        let path = seg_root.join(&f.path);
-        r.files_checked += 1;
-        let Ok(meta) = std::fs::metadata(&path) else {
-            r.problems.push(problem(
-                &path,
-                None,
-                "file listed in the manifest is missing".into(),
-            ));
-            continue;
-        };
-        if meta.len() != f.info.bytes {
-            r.problems.push(problem(
-                &path,
-                None,
-                format!(
-                    "size {} != {} recorded in the manifest",
-                    meta.len(),
-                    f.info.bytes
-                ),
-            ));
-        }
-        match sha256_file(&path) {
-            Ok(h) if h != f.info.sha256 => r.problems.push(problem(
-                &path,
-                None,
-                format!(
-                    "SHA-256 {} != {} recorded in the manifest",
-                    hex(&h),
-                    hex(&f.info.sha256)
-                ),
-            )),
-            Ok(_) => {}
-            Err(e) => r.problems.push(from_error(&path, e)),
-        }
-        match Segment::open(&path) {
-            Ok(seg) => {
-                for d in seg.verify(opts.decode) {
-                    r.problems.push(problem(&path, Some(d.offset), d.rule));
+    let files: Vec<_> = state.files.values().collect();
+    let total: u64 = files.iter().map(|f| f.info.bytes).sum();
+    // Files are checked on every core (SHA-256 is the cost: one core does
+    // about 1.5 GB/s with the SHA extensions); results are reported in
+    // manifest order whatever order they finish in.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(2 * files.len().max(1));
+    // Two tasks per file, its SHA-256 and its own CRCs, so that one large
+    // file still keeps two cores busy.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, FileCheck)>();
+    let mut checks: Vec<Option<FileCheck>> = (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (files, next, seg_root) = (&files, &next, &seg_root);
+            scope.spawn(move || loop {
+                let task = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(f) = files.get(task / 2) else { break };
+                let path = seg_root.join(&f.path);
+                let c = if task % 2 == 0 {
+                    check_hash(&path, f.info.bytes, &f.info.sha256)
+                } else {
+                    check_structure(&path, opts)
+                };
+                if tx.send((task / 2, c)).is_err() {
+                    break;
                 }
-            }
-            Err(e) => r.problems.push(from_error(&path, e)),
+            });
         }
-        r.bytes_checked += meta.len();
-        done += f.info.bytes;
-        progress(done, total);
+        drop(tx);
+        let mut done = 0u64;
+        for (i, c) in rx {
+            match &mut checks[i] {
+                Some(first) => {
+                    // both halves in: the file is done
+                    first.bytes = first.bytes.max(c.bytes);
+                    first.problems.extend(c.problems);
+                    done += files[i].info.bytes;
+                    progress(done, total);
+                }
+                slot => *slot = Some(c),
+            }
+        }
+    });
+    for c in checks.into_iter().flatten() {
+        r.files_checked += 1;
+        r.bytes_checked += c.bytes;
+        r.problems.extend(c.problems);
     }
 
     let live: BTreeSet<PathBuf> = state
@@ -191,6 +194,71 @@ pub fn verify_dir(
         }
     }
     Ok(r)
+}
+
+/// What checking one live file found.
+struct FileCheck {
+    bytes: u64,
+    problems: Vec<Problem>,
+}
+
+/// Presence, size and SHA-256 against the manifest.
+fn check_hash(path: &Path, bytes: u64, sha256: &[u8; 32]) -> FileCheck {
+    let mut c = FileCheck {
+        bytes: 0,
+        problems: Vec::new(),
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        c.problems.push(problem(
+            path,
+            None,
+            "file listed in the manifest is missing".into(),
+        ));
+        return c;
+    };
+    if meta.len() != bytes {
+        c.problems.push(problem(
+            path,
+            None,
+            format!("size {} != {bytes} recorded in the manifest", meta.len()),
+        ));
+    }
+    match sha256_file(path) {
+        Ok(h) if h != *sha256 => c.problems.push(problem(
+            path,
+            None,
+            format!(
+                "SHA-256 {} != {} recorded in the manifest",
+                hex(&h),
+                hex(sha256)
+            ),
+        )),
+        Ok(_) => {}
+        Err(e) => c.problems.push(from_error(path, e)),
+    }
+    c.bytes = meta.len();
+    c
+}
+
+/// The file's own footer, index and block CRCs (and decoding, with
+/// `opts.decode`); nothing for a missing file (its hash check says so).
+fn check_structure(path: &Path, opts: VerifyOptions) -> FileCheck {
+    let mut c = FileCheck {
+        bytes: 0,
+        problems: Vec::new(),
+    };
+    if !path.exists() {
+        return c;
+    }
+    match Segment::open(path) {
+        Ok(seg) => {
+            for d in seg.verify(opts.decode) {
+                c.problems.push(problem(path, Some(d.offset), d.rule));
+            }
+        }
+        Err(e) => c.problems.push(from_error(path, e)),
+    }
+    c
 }
 
 fn list_files(root: &Path) -> Vec<PathBuf> {

@@ -515,7 +515,8 @@ impl Segment {
         }
     }
 
-    fn decoders(&self, e: &Chunk, labels: &Labels) -> Result<Vec<Decoder>> {
+    /// The chunk metadata's bytes, checked against their CRC.
+    fn checked_meta(&self, e: &Chunk, labels: &Labels) -> Result<&[u8]> {
         let total: u64 = e.meta_lens.iter().map(|&l| u64::from(l)).sum();
         let metas = self.data_slice(e.meta_off, total, "chunk metadata")?;
         let crc = crc32fast::hash(metas);
@@ -529,6 +530,15 @@ impl Segment {
                 ),
             ));
         }
+        Ok(metas)
+    }
+
+    fn meta_crc(&self, e: &Chunk, labels: &Labels) -> Result<()> {
+        self.checked_meta(e, labels).map(|_| ())
+    }
+
+    fn decoders(&self, e: &Chunk, labels: &Labels) -> Result<Vec<Decoder>> {
+        let metas = self.checked_meta(e, labels)?;
         let mut at = 0usize;
         let mut out = Vec::with_capacity(e.meta_lens.len());
         for (&len, t) in e.meta_lens.iter().zip(&self.footer.columns) {
@@ -665,7 +675,14 @@ impl Segment {
                     continue;
                 }
             };
-            if let Err(err) = self.decoders(&e.chunk, &e.labels) {
+            // The CRCs cover every byte; building the codecs' tables from
+            // the chunk metadata is decoding, left to `decode`.
+            let meta = if decode {
+                self.decoders(&e.chunk, &e.labels).map(|_| ())
+            } else {
+                self.meta_crc(&e.chunk, &e.labels)
+            };
+            if let Err(err) = meta {
                 damage.push(damage_of(err));
             }
             for b in &e.chunk.blocks {
@@ -673,13 +690,13 @@ impl Segment {
                     damage.push(damage_of(err));
                 }
             }
-            let mut cols: Vec<ColumnBuf> = self
-                .footer
-                .columns
-                .iter()
-                .map(|&t| ColumnBuf::new(t))
-                .collect();
             if decode && damage.len() == before {
+                let mut cols: Vec<ColumnBuf> = self
+                    .footer
+                    .columns
+                    .iter()
+                    .map(|&t| ColumnBuf::new(t))
+                    .collect();
                 if let Err(err) = self.read_columns(&e, i64::MIN, i64::MAX, &mut scratch, &mut cols)
                 {
                     damage.push(damage_of(err));
