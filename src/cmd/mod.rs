@@ -12,6 +12,7 @@ mod incidents;
 mod input;
 mod inspect;
 mod query;
+mod report;
 mod serve;
 mod slo;
 mod verify;
@@ -53,6 +54,7 @@ pub enum Command {
     Incidents(incidents::Args),
     Slo(slo::Args),
     Exclusion(exclusion::Args),
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incidents(a) => incidents::run(a),
         Command::Slo(a) => slo::run(a),
         Command::Exclusion(a) => exclusion::run(a),
+        Command::Report(a) => report::run(a),
     }
 }
 

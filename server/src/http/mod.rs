@@ -9,6 +9,7 @@ mod api;
 mod exclusions;
 mod ops;
 mod query;
+mod report;
 mod slo_ops;
 mod slos;
 mod write;
@@ -58,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/exclusions/{id}", delete(exclusions::delete))
         .route("/api/v1/gate", post(slo_ops::gate))
         .route("/api/v1/incidents", get(slo_ops::incidents))
+        .route("/api/v1/report", get(report::report).post(report::report))
         .route("/api/v1/alerts", get(slo_ops::alerts))
         .route("/api/v1/rules", get(slo_ops::rules))
         .route("/-/healthy", get(ops::healthy))
