@@ -56,6 +56,9 @@ pub struct SloEval<'a> {
     counter: Counter<'a>,
     versions: &'a [SloVersion],
     exclusions: &'a [Exclusion],
+    /// The excluded windows of a span `(a, b]`, computed once (see
+    /// [`SloEval::with_holes_over`]).
+    holes: Option<(TimestampMs, TimestampMs, Vec<Piece>)>,
 }
 
 impl<'a> SloEval<'a> {
@@ -73,7 +76,35 @@ impl<'a> SloEval<'a> {
             counter: Counter::new(snap),
             versions,
             exclusions,
+            holes: None,
         })
+    }
+
+    /// Computes the excluded windows of `(a, b]` once, for the many
+    /// windows inside it that follow (recurring exclusions are expanded
+    /// day by day, which costs more than counting from the shared sums).
+    /// Clipping the merged windows of the span to a window inside it gives
+    /// the windows computed for that window alone.
+    pub fn with_holes_over(
+        mut self,
+        a: TimestampMs,
+        b: TimestampMs,
+    ) -> Result<SloEval<'a>, SloError> {
+        let holes = self.holes(a, b)?;
+        self.holes = Some((a, b, holes));
+        Ok(self)
+    }
+
+    /// The excluded windows of `(a, b]`, merged and clipped.
+    pub fn holes(&self, a: TimestampMs, b: TimestampMs) -> Result<Vec<Piece>, SloError> {
+        match &self.holes {
+            Some((x, y, holes)) if *x <= a && b <= *y => Ok(holes
+                .iter()
+                .map(|&(s, e)| (s.max(a), e.min(b)))
+                .filter(|(s, e)| s < e)
+                .collect()),
+            _ => excluded_windows(self.exclusions, self.name(), a, b),
+        }
     }
 
     /// Counts through the shared per-selector sums of `cache` where it
@@ -108,7 +139,7 @@ impl<'a> SloEval<'a> {
         if a >= b {
             return Ok(out);
         }
-        let holes = excluded_windows(self.exclusions, self.name(), a, b)?;
+        let holes = self.holes(a, b)?;
         match at_end.def.budgeting {
             Budgeting::Occurrences => {
                 for (i, (x, y)) in self.version_ranges(a, b) {
@@ -206,7 +237,7 @@ impl<'a> SloEval<'a> {
         if self.version_at(b).def.budgeting == Budgeting::Occurrences || a >= b {
             return Ok(None);
         }
-        let holes = excluded_windows(self.exclusions, self.name(), a, b)?;
+        let holes = self.holes(a, b)?;
         self.slice_list(a, b, &holes).map(Some)
     }
 
@@ -258,7 +289,7 @@ impl<'a> SloEval<'a> {
         if self.version_at(end).def.budgeting != Budgeting::Occurrences {
             return Ok(None);
         }
-        let holes = excluded_windows(self.exclusions, self.name(), start, end)?;
+        let holes = self.holes(start, end)?;
         for (i, (x, y)) in self.version_ranges(start, end) {
             let v = &self.versions[i];
             // split the included windows at the edges, remembering the step

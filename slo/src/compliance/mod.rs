@@ -23,7 +23,7 @@ use crate::calendar::{self, CalendarUnit, Period};
 use crate::error::SloError;
 use crate::exclusion::{excluded_windows, Exclusion};
 use crate::incidents::Deploy;
-use crate::model::SloVersion;
+use crate::model::{RatioEvents, Sli, SloVersion};
 use crate::numbers::{self, Compliance, Totals};
 use crate::report::SloEval;
 use crate::sums::SumsCache;
@@ -166,24 +166,55 @@ pub fn slo_rows(
     let tz_name = newest.def.tz_name().to_string();
     let tz = calendar::zone(&tz_name)?;
     let cut = snap.version().persisted_through;
-    let mut eval = SloEval::new(snap, input.versions, input.exclusions)?.with_cache(sums);
+    let periods = calendar::periods_between(range.from, range.to, range.unit, &tz)?;
+    let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
+        return Ok(Vec::new());
+    };
+    let (span_a, span_b) = (first.start, last.end);
+    let mut eval = SloEval::new(snap, input.versions, input.exclusions)?
+        .with_cache(sums)
+        .with_holes_over(span_a, span_b)?;
+    // each exclusion's own windows over the whole span, clipped per period
+    let mut own = Vec::new();
+    for e in input.exclusions.iter().filter(|e| e.covers(&name)) {
+        let w = excluded_windows(std::slice::from_ref(e), &name, span_a, span_b)?;
+        own.push((e.id.as_str(), w));
+    }
+    let mut deploys_sorted: Vec<&Deploy> = input.deploys.iter().collect();
+    deploys_sorted.sort_by(|a, b| {
+        (a.at, &a.service, &a.version, &a.id, &a.env, &a.commit)
+            .cmp(&(b.at, &b.service, &b.version, &b.id, &b.env, &b.commit))
+    });
     let mut out = Vec::new();
-    for p in calendar::periods_between(range.from, range.to, range.unit, &tz)? {
+    for p in periods {
         let totals = eval.totals(p.start, p.end)?;
         let in_force = eval.versions_in(p.start, p.end);
         let service = eval.version_at(p.end).def.service.clone();
-        let mut deploys: Vec<Deploy> = input
-            .deploys
+        let lo = deploys_sorted.partition_point(|d| d.at <= p.start);
+        let hi = deploys_sorted.partition_point(|d| d.at <= p.end);
+        let deploys: Vec<Deploy> = deploys_sorted[lo..hi]
             .iter()
-            .filter(|d| p.start < d.at && d.at <= p.end)
             .filter(|d| d.service == service || in_force.iter().any(|v| v.def.service == d.service))
-            .cloned()
+            .map(|d| (*d).clone())
             .collect();
-        deploys.sort_by(|a, b| {
-            (a.at, &a.service, &a.version, &a.id, &a.env, &a.commit)
-                .cmp(&(b.at, &b.service, &b.version, &b.id, &b.env, &b.commit))
-        });
-        let (exclusions, excluded_minutes) = exclusions_in(input.exclusions, &name, p)?;
+        let exclusions: Vec<ExclusionUse> = own
+            .iter()
+            .filter_map(|(id, w)| {
+                let ms = clipped_ms(w, p);
+                (ms > 0).then(|| ExclusionUse {
+                    id: id.to_string(),
+                    minutes: ms as f64 / MINUTE_MS,
+                })
+            })
+            .collect();
+        let excluded_minutes = clipped_ms(&eval.holes(p.start, p.end)?, p) as f64 / MINUTE_MS;
+        // the SLO's budget period at the period's end (often the period)
+        let budget_window = eval.budget_period(p.end)?;
+        let budget = if budget_window == (p.start, p.end) {
+            totals
+        } else {
+            eval.totals(budget_window.0, budget_window.1)?
+        };
         out.push(Row {
             slo: name.clone(),
             service,
@@ -194,8 +225,8 @@ pub fn slo_rows(
             objectives: in_force.iter().map(|v| v.def.target()).collect(),
             compliance: numbers::compliance(&totals),
             totals,
-            budget_remaining: eval.budget_remaining(p.end)?,
-            budget_remaining_events: eval.budget_remaining_events(p.end)?,
+            budget_remaining: numbers::budget_remaining(&budget),
+            budget_remaining_events: numbers::budget_remaining_events(&budget),
             exclusions,
             excluded_minutes,
             breaches: breaches(&mut eval, p)?,
@@ -205,36 +236,19 @@ pub fn slo_rows(
     Ok(out)
 }
 
-const MINUTE_MS: f64 = 60_000.0;
-
-/// Per exclusion covering `slo`, the minutes of `p` it excludes (those
-/// with none left out), and the minutes of their union.
-fn exclusions_in(
-    exclusions: &[Exclusion],
-    slo: &str,
-    p: Period,
-) -> Result<(Vec<ExclusionUse>, f64), SloError> {
-    let mut out = Vec::new();
-    for e in exclusions.iter().filter(|e| e.covers(slo)) {
-        let w = excluded_windows(std::slice::from_ref(e), slo, p.start, p.end)?;
-        let ms: i64 = w.iter().map(|(x, y)| y - x).sum();
-        if ms > 0 {
-            out.push(ExclusionUse {
-                id: e.id.clone(),
-                minutes: ms as f64 / MINUTE_MS,
-            });
-        }
-    }
-    let all: i64 = excluded_windows(exclusions, slo, p.start, p.end)?
-        .iter()
-        .map(|(x, y)| y - x)
-        .sum();
-    Ok((out, all as f64 / MINUTE_MS))
+/// Milliseconds of the windows `w` (sorted, disjoint) inside `p`.
+fn clipped_ms(w: &[(TimestampMs, TimestampMs)], p: Period) -> i64 {
+    w.iter()
+        .map(|&(x, y)| (y.min(p.end) - x.max(p.start)).max(0))
+        .sum()
 }
+
+const MINUTE_MS: f64 = 60_000.0;
 
 /// Breach intervals of period `p` (docs/reports.md, "Breach intervals"):
 /// checks at the end of every counted slice (time-slice budgets) or every
-/// [`BREACH_CHECK_MS`] from the period's start (event budgets); at a check
+/// [`BREACH_CHECK_MS`] from the period's start (event budgets; see
+/// [`screened_steps`] for how most are skipped); at a check
 /// the budget is exhausted when the period-to-date bad units exceed the
 /// period-to-date allowed bad units. A breach runs from the first
 /// exhausted check to the first check after it that is not (or the
@@ -245,19 +259,79 @@ fn breaches(
 ) -> Result<Vec<(TimestampMs, TimestampMs)>, SloError> {
     let steps = match eval.slice_totals(p.start, p.end)? {
         Some(slices) => slices,
-        None => {
-            let mut edges = Vec::new();
-            let mut t = p.start;
-            while t < p.end {
-                edges.push(t);
-                t = t.saturating_add(BREACH_CHECK_MS);
-            }
-            edges.push(p.end);
-            let steps = eval.edge_totals(&edges)?.unwrap_or_default();
-            edges[1..].iter().copied().zip(steps).collect()
-        }
+        None if bad_events_only(eval, p) => screened_steps(eval, p)?,
+        None => hourly_steps(eval, p.start, p.end)?,
     };
     Ok(breach_runs(&steps, p.end))
+}
+
+/// The check steps `(end, units)` of `(a, b]`: every [`BREACH_CHECK_MS`]
+/// from `a`, the last ending at `b`.
+fn hourly_steps(
+    eval: &mut SloEval<'_>,
+    a: TimestampMs,
+    b: TimestampMs,
+) -> Result<Vec<(TimestampMs, Totals)>, SloError> {
+    let mut edges = Vec::new();
+    let mut t = a;
+    while t < b {
+        edges.push(t);
+        t = t.saturating_add(BREACH_CHECK_MS);
+    }
+    edges.push(b);
+    let steps = eval.edge_totals(&edges)?.unwrap_or_default();
+    Ok(edges[1..].iter().copied().zip(steps).collect())
+}
+
+/// Whether every version in force in `p` counts bad events with a
+/// selector: then the bad units of any stretch of time are increases, so
+/// never negative, and a whole day can be cleared at once.
+fn bad_events_only(eval: &SloEval<'_>, p: Period) -> bool {
+    eval.versions_in(p.start, p.end).iter().all(|v| {
+        matches!(
+            v.def.sli,
+            Sli::Ratio {
+                events: RatioEvents::Bad(_),
+                ..
+            }
+        )
+    })
+}
+
+/// The hourly checks, read day by day: a day (24 h from the period's
+/// start) whose bad units added to the period-to-date bad units stay
+/// within the period-to-date allowed bad units cannot exhaust the budget
+/// at any hour inside it (bad units only grow and allowed ones never
+/// shrink), so it is one step; other days are read hour by hour. The
+/// runs equal those of [`hourly_steps`]: checks inside a cleared day are
+/// all unexhausted, and the cumulative sums differ by rounding only.
+fn screened_steps(
+    eval: &mut SloEval<'_>,
+    p: Period,
+) -> Result<Vec<(TimestampMs, Totals)>, SloError> {
+    let day = 24 * BREACH_CHECK_MS;
+    let mut edges = Vec::new();
+    let mut t = p.start;
+    while t < p.end {
+        edges.push(t);
+        t = t.saturating_add(day);
+    }
+    edges.push(p.end);
+    let days = eval.edge_totals(&edges)?.unwrap_or_default();
+    let mut out = Vec::new();
+    let mut cum = Totals::default();
+    for (k, d) in days.iter().enumerate() {
+        if cum.bad() + d.bad() <= cum.allowed_bad {
+            out.push((edges[k + 1], *d));
+            cum.add(d);
+        } else {
+            for (t, h) in hourly_steps(eval, edges[k], edges[k + 1])? {
+                cum.add(&h);
+                out.push((t, h));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The runs of `steps` (check time, the units since the previous check)
