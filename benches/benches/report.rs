@@ -63,7 +63,7 @@ fn versions(i: usize, t0: i64) -> Vec<SloVersion> {
             display_name: None,
             target: 0.99,
         }],
-        window: if i % 2 == 0 {
+        window: if i.is_multiple_of(2) {
             Window::Calendar {
                 unit: CalendarUnit::Month,
                 tz: "Europe/Berlin".into(),
@@ -79,7 +79,7 @@ fn versions(i: usize, t0: i64) -> Vec<SloVersion> {
         effective_to: None,
         def: def.clone(),
     }];
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let change = t0 + 365 * DAY;
         out[0].effective_to = Some(change);
         let mut v2 = def;
