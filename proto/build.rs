@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "nines/v1/query.proto",
         "nines/v1/annotations.proto",
         "nines/v1/slos.proto",
+        "nines/v1/reports.proto",
         "prometheus/remote.proto",
     ];
     for f in files {

@@ -228,6 +228,22 @@ impl Engine {
         })
     }
 
+    /// The manifest record that sealed time `t` as `snap` sees the
+    /// manifest (see [`manifest::sealing_record`]); `None` when `t` is
+    /// after the snapshot's persisted cut. A snapshot's own head is
+    /// `snap.version().head_hash` (record `snap.version().seq`).
+    pub fn sealing_record(
+        &self,
+        snap: &Snapshot,
+        t: TimestampMs,
+    ) -> Result<Option<(u64, crate::chainlog::Hash)>> {
+        let v = snap.version();
+        if v.persisted_through.is_none_or(|p| p < t) {
+            return Ok(None);
+        }
+        manifest::sealing_record(&self.inner.dir, t, v.seq)
+    }
+
     pub fn options(&self) -> &EngineOptions {
         &self.inner.opts
     }

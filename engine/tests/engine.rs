@@ -630,3 +630,45 @@ fn retention_deletes_nothing_a_lock_holds() {
         );
     }
 }
+
+#[test]
+fn the_record_that_sealed_a_time_stays_its_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(opts(dir.path())).unwrap();
+    let batch = |from: i64, to: i64| WriteBatch {
+        series: vec![series(
+            "c_total",
+            "a",
+            SeriesKind::Counter,
+            (from..=to).step_by(1_000).collect(),
+            (from..=to).step_by(1_000).map(|t| t as f64).collect(),
+        )],
+    };
+    engine.append(&batch(1_000, 10_000)).unwrap();
+    let before = engine.snapshot();
+    assert_eq!(
+        engine.sealing_record(&before, 5_000).unwrap(),
+        None,
+        "in the head"
+    );
+    engine.flush(true).unwrap();
+    let first = engine.snapshot();
+    let sealed = engine.sealing_record(&first, 5_000).unwrap().unwrap();
+    assert_eq!(sealed, (first.version().seq, first.version().head_hash));
+    assert_eq!(engine.sealing_record(&first, 20_000).unwrap(), None);
+
+    engine.append(&batch(11_000, 30_000)).unwrap();
+    engine.flush(true).unwrap();
+    engine.compact_all().unwrap();
+    let later = engine.snapshot();
+    assert!(later.version().seq > first.version().seq);
+    assert_eq!(
+        engine.sealing_record(&later, 5_000).unwrap(),
+        Some(sealed),
+        "later flushes and compactions do not move the anchor"
+    );
+    let second = engine.sealing_record(&later, 20_000).unwrap().unwrap();
+    assert!(second.0 > sealed.0);
+    // an older snapshot does not see records written after it
+    assert_eq!(engine.sealing_record(&first, 20_000).unwrap(), None);
+}

@@ -29,6 +29,7 @@ pub mod decode;
 pub mod grpc;
 pub mod grpc_annotations;
 pub mod grpc_ingest;
+pub mod grpc_reports;
 pub mod grpc_slos;
 pub mod http;
 pub mod ingest;
@@ -36,6 +37,7 @@ pub mod integrity;
 pub mod lookup;
 pub mod metrics;
 pub mod query;
+pub mod report;
 pub mod slo_ops;
 pub mod state;
 pub mod tls;
@@ -214,6 +216,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         Arc::clone(&state),
     ))
     .max_decoding_message_size(max_msg);
+    let reports = nines_proto::v1::reports_server::ReportsServer::new(
+        grpc_reports::ReportService::new(Arc::clone(&state)),
+    );
     let mut grpc_stop = stopped.clone();
     let incoming =
         tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
@@ -230,6 +235,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             .add_service(query)
             .add_service(annotations)
             .add_service(slos)
+            .add_service(reports)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = grpc_stop.wait_for(|s| *s).await;
             })

@@ -295,6 +295,19 @@ async fn every_endpoint_checks_the_token_and_the_role() {
         ("GET", "/api/v1/alerts".into(), String::new(), Role::Reader),
         ("GET", "/api/v1/rules".into(), String::new(), Role::Reader),
         ("GET", "/api/v1/audit".into(), String::new(), Role::Reader),
+        (
+            "GET",
+            "/api/v1/report?slo=web&period=month&from=2026-01&to=2026-02".into(),
+            String::new(),
+            Role::Reader,
+        ),
+        ("GET", "/api/v1/locks".into(), String::new(), Role::Reader),
+        (
+            "POST",
+            "/api/v1/locks".into(),
+            format!("resolution=1d&keep=7y&until={}&reason=audit", now / 1000 + 86_400),
+            Role::Admin,
+        ),
         ("POST", "/api/v1/verify".into(), String::new(), Role::Admin),
         (
             "DELETE",
@@ -438,6 +451,26 @@ async fn every_endpoint_checks_the_token_and_the_role() {
             code(ann.annotate(with_token(a(), tok)).await),
             want,
             "Annotations.Annotate {tok:?}"
+        );
+    }
+
+    let mut reports = v1::reports_client::ReportsClient::new(ch.clone());
+    let rr = || v1::ReportRequest {
+        slo: "web".into(),
+        period: "month".into(),
+        from: "2026-01".into(),
+        to: "2026-02".into(),
+        ..Default::default()
+    };
+    for (tok, want) in [
+        (None, Code::Unauthenticated),
+        (Some(WRITER), Code::PermissionDenied),
+        (Some(READER), Code::Ok),
+    ] {
+        assert_eq!(
+            code(reports.report(with_token(rr(), tok)).await),
+            want,
+            "Reports.Report {tok:?}"
         );
     }
 

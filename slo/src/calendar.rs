@@ -153,6 +153,31 @@ pub fn last_closed_period(
     })
 }
 
+/// The periods of `unit` that hold some day of the local dates `from..=to`,
+/// whole (the first may start before `from`, the last end after `to`), in
+/// order.
+pub fn periods_between(
+    from: Date,
+    to: Date,
+    unit: CalendarUnit,
+    tz: &TimeZone,
+) -> Result<Vec<Period>, SloError> {
+    let mut out = Vec::new();
+    if from > to {
+        return Ok(out);
+    }
+    let mut d = unit.start_date(from);
+    let mut start = midnight(d, tz)?;
+    while d <= to {
+        let next = unit.next_date(d)?;
+        let end = midnight(next, tz)?;
+        out.push(Period { start, end });
+        d = next;
+        start = end;
+    }
+    Ok(out)
+}
+
 /// Whether a slice length aligns to local days: a whole divisor of 24 h, or
 /// exactly one day.
 pub fn valid_slice(slice_ms: i64) -> bool {
@@ -243,6 +268,26 @@ mod tests {
         let y = last_closed_period(ms("2024-05-15T10:00:00Z"), CalendarUnit::Year, &tz).unwrap();
         assert_eq!(y.start, ms("2023-01-01T00:00:00Z"));
         assert_eq!(y.end, ms("2024-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn periods_between_cover_the_dates_whole() {
+        let tz = zone("Europe/Berlin").unwrap();
+        let d = |y, m, day| Date::new(y, m, day).unwrap();
+        let months =
+            periods_between(d(2024, 2, 10), d(2024, 4, 1), CalendarUnit::Month, &tz).unwrap();
+        assert_eq!(months.len(), 3);
+        assert_eq!(months[0].start, ms("2024-01-31T23:00:00Z"));
+        assert_eq!(months[1].end - months[1].start, 743 * 3_600_000);
+        assert_eq!(months[2].end, ms("2024-04-30T22:00:00Z"));
+        // 2025-01-01 is a Wednesday: the first week starts on Monday the 30th
+        let utc = zone("UTC").unwrap();
+        let weeks =
+            periods_between(d(2025, 1, 1), d(2025, 1, 5), CalendarUnit::Week, &utc).unwrap();
+        assert_eq!(weeks.len(), 1);
+        assert_eq!(weeks[0].start, ms("2024-12-30T00:00:00Z"));
+        let none = periods_between(d(2025, 2, 1), d(2025, 1, 1), CalendarUnit::Quarter, &utc);
+        assert_eq!(none.unwrap(), vec![]);
     }
 
     #[test]

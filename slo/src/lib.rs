@@ -20,6 +20,8 @@
 //! - [`alerting`]: multi-window, multi-burn-rate rules and their state.
 //! - [`incidents`]: breach intervals and the deploys before them.
 //! - [`gate`]: the deploy gate's checks and verdict.
+//! - [`compliance`]: compliance reports per SLO and calendar period, and
+//!   their deterministic CSV/JSON with a digest.
 //! - [`store`]: the durable store of definitions, versions and exclusions
 //!   (a hash-chained log), the server's catalog; its changes are what the
 //!   audit log hears about.
@@ -31,6 +33,7 @@
 pub mod alerting;
 pub mod calendar;
 pub mod catalog;
+pub mod compliance;
 pub mod count;
 pub mod duration;
 pub mod error;

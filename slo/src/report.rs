@@ -56,6 +56,9 @@ pub struct SloEval<'a> {
     counter: Counter<'a>,
     versions: &'a [SloVersion],
     exclusions: &'a [Exclusion],
+    /// The excluded windows of a span `(a, b]`, computed once (see
+    /// [`SloEval::with_holes_over`]).
+    holes: Option<(TimestampMs, TimestampMs, Vec<Piece>)>,
 }
 
 impl<'a> SloEval<'a> {
@@ -73,7 +76,35 @@ impl<'a> SloEval<'a> {
             counter: Counter::new(snap),
             versions,
             exclusions,
+            holes: None,
         })
+    }
+
+    /// Computes the excluded windows of `(a, b]` once, for the many
+    /// windows inside it that follow (recurring exclusions are expanded
+    /// day by day, which costs more than counting from the shared sums).
+    /// Clipping the merged windows of the span to a window inside it gives
+    /// the windows computed for that window alone.
+    pub fn with_holes_over(
+        mut self,
+        a: TimestampMs,
+        b: TimestampMs,
+    ) -> Result<SloEval<'a>, SloError> {
+        let holes = self.holes(a, b)?;
+        self.holes = Some((a, b, holes));
+        Ok(self)
+    }
+
+    /// The excluded windows of `(a, b]`, merged and clipped.
+    pub fn holes(&self, a: TimestampMs, b: TimestampMs) -> Result<Vec<Piece>, SloError> {
+        match &self.holes {
+            Some((x, y, holes)) if *x <= a && b <= *y => Ok(holes
+                .iter()
+                .map(|&(s, e)| (s.max(a), e.min(b)))
+                .filter(|(s, e)| s < e)
+                .collect()),
+            _ => excluded_windows(self.exclusions, self.name(), a, b),
+        }
     }
 
     /// Counts through the shared per-selector sums of `cache` where it
@@ -108,7 +139,7 @@ impl<'a> SloEval<'a> {
         if a >= b {
             return Ok(out);
         }
-        let holes = excluded_windows(self.exclusions, self.name(), a, b)?;
+        let holes = self.holes(a, b)?;
         match at_end.def.budgeting {
             Budgeting::Occurrences => {
                 for (i, (x, y)) in self.version_ranges(a, b) {
@@ -124,51 +155,103 @@ impl<'a> SloEval<'a> {
                     });
                 }
             }
-            Budgeting::Timeslices { slice_ms, .. } | Budgeting::RatioTimeslices { slice_ms } => {
-                let tz = calendar::zone(at_end.def.tz_name())?;
-                let slices = calendar::slices(a, b, slice_ms, &tz)?;
-                for (i, (x, y)) in self.version_ranges(a, b) {
-                    let v = &self.versions[i];
-                    // the slice target of the slice's own version, else the
-                    // one at the window's end; none for ratio time slices
-                    let target = match (&at_end.def.budgeting, &v.def.budgeting) {
-                        (Budgeting::RatioTimeslices { .. }, _) => None,
-                        (_, Budgeting::Timeslices { slice_target, .. })
-                        | (Budgeting::Timeslices { slice_target, .. }, _) => Some(*slice_target),
-                        _ => None,
-                    };
-                    let mine: Vec<Piece> = slices
-                        .iter()
-                        .copied()
-                        .filter(|&(_, e)| e > x && e <= y)
-                        .collect();
-                    let mut pieces = Vec::new();
-                    let mut owner = Vec::new();
-                    for (k, &(s, e)) in mine.iter().enumerate() {
-                        for p in subtract(s, e, &holes) {
-                            pieces.push(p);
-                            owner.push(k);
-                        }
-                    }
-                    let c = self.counter.count(self.name(), &v.def.sli, &pieces)?;
-                    let mut per = vec![(0.0, 0.0); mine.len()];
-                    for (j, &k) in owner.iter().enumerate() {
-                        per[k].0 += c.good[j];
-                        per[k].1 += c.total[j];
-                    }
-                    for (g, t) in per {
-                        if let Some(units) = numbers::slice_units(g, t, target) {
-                            out.add(&Totals {
-                                good: units,
-                                total: 1.0,
-                                allowed_bad: 1.0 - v.def.target(),
-                            });
-                        }
-                    }
+            Budgeting::Timeslices { .. } | Budgeting::RatioTimeslices { .. } => {
+                for (_, t) in self.slice_list(a, b, &holes)? {
+                    out.add(&t);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// The counted slices of `(a, b]` in time order, each as `(slice end,
+    /// its budget units)`, when the budget at `b` is counted in time
+    /// slices; `totals` is their sum in this order.
+    fn slice_list(
+        &mut self,
+        a: TimestampMs,
+        b: TimestampMs,
+        holes: &[Piece],
+    ) -> Result<Vec<(TimestampMs, Totals)>, SloError> {
+        let at_end = self.version_at(b);
+        let mut out = Vec::new();
+        let (Budgeting::Timeslices { slice_ms, .. } | Budgeting::RatioTimeslices { slice_ms }) =
+            at_end.def.budgeting
+        else {
+            return Ok(out);
+        };
+        let tz = calendar::zone(at_end.def.tz_name())?;
+        let slices = calendar::slices(a, b, slice_ms, &tz)?;
+        for (i, (x, y)) in self.version_ranges(a, b) {
+            let v = &self.versions[i];
+            // the slice target of the slice's own version, else the
+            // one at the window's end; none for ratio time slices
+            let target = match (&at_end.def.budgeting, &v.def.budgeting) {
+                (Budgeting::RatioTimeslices { .. }, _) => None,
+                (_, Budgeting::Timeslices { slice_target, .. })
+                | (Budgeting::Timeslices { slice_target, .. }, _) => Some(*slice_target),
+                _ => None,
+            };
+            let mine: Vec<Piece> = slices
+                .iter()
+                .copied()
+                .filter(|&(_, e)| e > x && e <= y)
+                .collect();
+            let mut pieces = Vec::new();
+            let mut owner = Vec::new();
+            for (k, &(s, e)) in mine.iter().enumerate() {
+                for p in subtract(s, e, holes) {
+                    pieces.push(p);
+                    owner.push(k);
+                }
+            }
+            let c = self.counter.count(self.name(), &v.def.sli, &pieces)?;
+            let mut per = vec![(0.0, 0.0); mine.len()];
+            for (j, &k) in owner.iter().enumerate() {
+                per[k].0 += c.good[j];
+                per[k].1 += c.total[j];
+            }
+            for (k, (g, t)) in per.into_iter().enumerate() {
+                if let Some(units) = numbers::slice_units(g, t, target) {
+                    out.push((
+                        mine[k].1,
+                        Totals {
+                            good: units,
+                            total: 1.0,
+                            allowed_bad: 1.0 - v.def.target(),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`SloEval::slice_list`] for callers: `None` when the budget at `b`
+    /// is counted in events.
+    pub fn slice_totals(
+        &mut self,
+        a: TimestampMs,
+        b: TimestampMs,
+    ) -> Result<Option<Vec<(TimestampMs, Totals)>>, SloError> {
+        if self.version_at(b).def.budgeting == Budgeting::Occurrences || a >= b {
+            return Ok(None);
+        }
+        let holes = self.holes(a, b)?;
+        self.slice_list(a, b, &holes).map(Some)
+    }
+
+    /// The versions that govern some of `(a, b]`, oldest first.
+    pub fn versions_in(&self, a: TimestampMs, b: TimestampMs) -> Vec<&'a SloVersion> {
+        self.version_ranges(a, b)
+            .into_iter()
+            .map(|(i, _)| &self.versions[i])
+            .collect()
+    }
+
+    /// The exclusions this evaluation applies.
+    pub fn exclusions(&self) -> &'a [Exclusion] {
+        self.exclusions
     }
 
     /// Totals of `n` consecutive steps `(start + k*step, start + (k+1)*step]`,
@@ -182,26 +265,42 @@ impl<'a> SloEval<'a> {
         step: i64,
         n: usize,
     ) -> Result<Option<Vec<Totals>>, SloError> {
-        let end = start.saturating_add(step.saturating_mul(n as i64));
-        let mut out = vec![Totals::default(); n];
         if n == 0 || step <= 0 {
+            return Ok(Some(vec![Totals::default(); n]));
+        }
+        let edges: Vec<TimestampMs> = (0..=n as i64)
+            .map(|k| start.saturating_add(step.saturating_mul(k)))
+            .collect();
+        self.edge_totals(&edges)
+    }
+
+    /// Totals of the windows `(edges[k], edges[k+1]]` (`edges` strictly
+    /// increasing), in one pass over the series, when the budget at the
+    /// last edge is counted in events; `None` with time slices.
+    pub fn edge_totals(&mut self, edges: &[TimestampMs]) -> Result<Option<Vec<Totals>>, SloError> {
+        let n = edges.len().saturating_sub(1);
+        let mut out = vec![Totals::default(); n];
+        let (Some(&start), Some(&end)) = (edges.first(), edges.last()) else {
+            return Ok(Some(out));
+        };
+        if n == 0 {
             return Ok(Some(out));
         }
         if self.version_at(end).def.budgeting != Budgeting::Occurrences {
             return Ok(None);
         }
-        let holes = excluded_windows(self.exclusions, self.name(), start, end)?;
+        let holes = self.holes(start, end)?;
         for (i, (x, y)) in self.version_ranges(start, end) {
             let v = &self.versions[i];
-            // split the included windows at step edges, remembering the step
+            // split the included windows at the edges, remembering the step
             let mut pieces = Vec::new();
             let mut owner = Vec::new();
             for (a, b) in subtract(x, y, &holes) {
                 let mut at = a;
                 while at < b {
-                    let k = ((at - start) / step) as usize;
-                    let edge = start + (k as i64 + 1) * step;
-                    let to = edge.min(b);
+                    // the step holding (at, ..]: the last edge at or before `at`
+                    let k = edges.partition_point(|&e| e <= at).saturating_sub(1);
+                    let to = edges[k + 1].min(b);
                     pieces.push((at, to));
                     owner.push(k);
                     at = to;

@@ -400,14 +400,14 @@ fn excluded(slo: &str, t: i64) -> bool {
     sundays().iter().any(|&(s, e)| s <= t && t < e)
 }
 
-/// Sundays 02:00 Berlin time for 2 hours, over the data's range.
+/// Sundays 02:00 Berlin time for 2 hours, over the months the reports cover.
 fn sundays() -> &'static [(i64, i64)] {
     static S: OnceLock<Vec<(i64, i64)>> = OnceLock::new();
     S.get_or_init(|| {
         let tz = berlin();
         let mut out = Vec::new();
-        let mut day = jiff::civil::date(2024, 2, 18);
-        while day < jiff::civil::date(2024, 4, 14) {
+        let mut day = jiff::civil::date(2024, 1, 28);
+        while day < jiff::civil::date(2024, 5, 6) {
             if day.weekday() == jiff::civil::Weekday::Sunday {
                 let s = day
                     .at(2, 0, 0, 0)
@@ -715,5 +715,249 @@ proptest! {
         let a = w.start - DAY + a_off;
         let b = a + len;
         prop_assert_eq!(eval_totals(w, i, a, b), ref_totals(w, &w.slos[i], a, b));
+    }
+}
+
+// ---- compliance reports ----
+
+use nines_slo::compliance::render::{self, Anchor, Format};
+use nines_slo::compliance::{breach_runs, slo_rows, ReportRange, Row, SloInput};
+use nines_slo::incidents::Deploy;
+
+fn deploy(service: &str, at: i64) -> Deploy {
+    Deploy {
+        at,
+        service: service.into(),
+        version: format!("v{at}"),
+        env: None,
+        id: Some("d;1".into()),
+        commit: None,
+    }
+}
+
+fn report_rows(w: &World, exclusions: &[Exclusion], cached: bool) -> Vec<Row> {
+    let snap = w.engine.snapshot();
+    let range = ReportRange::parse("month", "2024-02", "2024-04").unwrap();
+    let deploys = [
+        deploy("api", ms("2024-03-05T12:00:00Z")),
+        deploy("web", ms("2024-03-06T12:00:00Z")),
+        // at the instant March ends in Berlin: March's, not April's
+        deploy("api", ms("2024-03-31T22:00:00Z")),
+    ];
+    let mut names: Vec<usize> = (0..w.slos.len()).collect();
+    names.sort_by_key(|&i| w.slos[i][0].def.name.clone());
+    let mut rows = Vec::new();
+    for i in names {
+        let vs = &w.slos[i];
+        let mine: Vec<Exclusion> = exclusions
+            .iter()
+            .filter(|e| e.covers(&vs[0].def.name))
+            .cloned()
+            .collect();
+        let input = SloInput {
+            versions: vs,
+            exclusions: &mine,
+            deploys: &deploys,
+        };
+        let cache = SumsCache::default();
+        rows.extend(slo_rows(&snap, cached.then_some(&cache), &input, &range).unwrap());
+    }
+    rows
+}
+
+/// Milliseconds of the exclusion `[s, e)` whose event times fall in `(a, b]`.
+fn overlap_ms((s, e): (i64, i64), a: i64, b: i64) -> i64 {
+    ((b + 1).min(e) - (a + 1).max(s)).max(0)
+}
+
+#[test]
+fn compliance_report_equals_the_reference() {
+    let w = world();
+    let rows = report_rows(w, &w.exclusions, true);
+    assert_eq!(rows, report_rows(w, &w.exclusions, false), "cached = read");
+    // three SLOs x February, March and April
+    assert_eq!(rows.len(), 9);
+    let cut = w.engine.snapshot().version().persisted_through.unwrap();
+    let mut breached = 0;
+    for r in &rows {
+        let vs = &w.slos[w.slos.iter().position(|v| v[0].def.name == r.slo).unwrap()];
+        let (a, b) = (r.period.start, r.period.end);
+        let what = format!("{} ({a}, {b}]", r.slo);
+        let want = ref_totals(w, vs, a, b);
+        assert_eq!(r.totals, want, "{what}");
+        assert_eq!(
+            r.compliance.map(|c| (c.attainment, c.compliant)),
+            (want.total > 0.0).then(|| (want.good / want.total, want.bad() <= want.allowed_bad)),
+            "{what}"
+        );
+        // the SLO's own budget period ending at the period's end
+        let pa = match &vs[vs.len() - 1].def.window {
+            Window::Rolling { ms } => b - ms,
+            Window::Calendar { .. } => a,
+        };
+        let p = ref_totals(w, vs, pa, b);
+        assert_eq!(
+            r.budget_remaining,
+            (p.total > 0.0).then(|| 1.0 - p.bad() / p.allowed_bad),
+            "{what}"
+        );
+        assert_eq!(
+            r.budget_remaining_events,
+            (p.total > 0.0).then(|| p.allowed_bad - p.bad()),
+            "{what}"
+        );
+        assert_eq!(r.partial, b > cut, "{what}");
+        // versions in force: avail changed on March 15
+        let want_versions: Vec<u32> = vs
+            .iter()
+            .filter(|v| {
+                let from = if v.version == 1 {
+                    i64::MIN
+                } else {
+                    v.effective_from
+                };
+                let to = vs
+                    .iter()
+                    .find(|n| n.version == v.version + 1)
+                    .map_or(i64::MAX, |n| n.effective_from);
+                from <= b && to > a + 1
+            })
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(r.versions, want_versions, "{what}");
+        // exclusion minutes, from the exclusions as the test wrote them
+        let mut want_ex = Vec::new();
+        let once = (ms("2024-03-10T10:00:00Z"), ms("2024-03-10T14:30:00Z"));
+        let lat_only = (ms("2024-03-20T06:00:00Z"), ms("2024-03-20T09:17:00Z"));
+        let m = overlap_ms(once, a, b);
+        if r.slo != "lat" && m > 0 {
+            want_ex.push(("once".to_string(), m as f64 / 60_000.0));
+        }
+        let sun: i64 = sundays().iter().map(|&x| overlap_ms(x, a, b)).sum();
+        if sun > 0 {
+            want_ex.push(("sunday".to_string(), sun as f64 / 60_000.0));
+        }
+        let m = overlap_ms(lat_only, a, b);
+        if r.slo == "lat" && m > 0 {
+            want_ex.push(("lat-only".to_string(), m as f64 / 60_000.0));
+        }
+        let got: Vec<(String, f64)> = r
+            .exclusions
+            .iter()
+            .map(|e| (e.id.clone(), e.minutes))
+            .collect();
+        assert_eq!(got, want_ex, "{what}");
+        // none of the test's exclusions overlap one another
+        let union: f64 = want_ex.iter().map(|(_, m)| m).sum();
+        assert_eq!(r.excluded_minutes, union, "{what}");
+        // breach checks: every counted slice, or every hour from the start
+        let steps: Vec<(i64, Totals)> = match vs[vs.len() - 1].def.budgeting {
+            Budgeting::Occurrences => {
+                let mut edges: Vec<i64> =
+                    (0..).map(|k| a + k * HOUR).take_while(|t| *t < b).collect();
+                edges.push(b);
+                edges
+                    .windows(2)
+                    .map(|e| (e[1], ref_totals(w, vs, e[0], e[1])))
+                    .collect()
+            }
+            Budgeting::Timeslices { slice_ms, .. } | Budgeting::RatioTimeslices { slice_ms } => {
+                let tz = TimeZone::get(vs[0].def.tz_name()).unwrap();
+                ref_slices(a, b, slice_ms, &tz)
+                    .into_iter()
+                    .map(|(s, e)| (e, ref_totals(w, vs, s, e)))
+                    .filter(|(_, t)| t.total > 0.0)
+                    .collect()
+            }
+        };
+        assert_eq!(r.breaches, breach_runs(&steps, b), "{what}");
+        breached += r.breaches.len();
+        let deploys: Vec<i64> = r.deploys.iter().map(|d| d.at).collect();
+        if r.period.start < ms("2024-03-05T12:00:00Z") && ms("2024-03-31T22:00:00Z") <= b {
+            assert_eq!(
+                deploys,
+                vec![ms("2024-03-05T12:00:00Z"), ms("2024-03-31T22:00:00Z")],
+                "{what}"
+            );
+        } else {
+            assert_eq!(deploys, Vec::<i64>::new(), "{what}");
+        }
+    }
+    assert!(
+        breached > 0,
+        "the data has bad hours; some period must breach"
+    );
+}
+
+#[test]
+fn a_report_is_byte_identical_and_an_exclusion_changes_it() {
+    let w = world();
+    let range = ReportRange::parse("month", "2024-02", "2024-04").unwrap();
+    let anchor = Anchor(Some((7, [0xab; 32])));
+    for format in [Format::Csv, Format::Json] {
+        let once = render::render(
+            format,
+            &range,
+            None,
+            &report_rows(w, &w.exclusions, true),
+            &anchor,
+        )
+        .unwrap();
+        let twice = render::render(
+            format,
+            &range,
+            None,
+            &report_rows(w, &w.exclusions, false),
+            &anchor,
+        )
+        .unwrap();
+        assert_eq!(once, twice, "{format:?}");
+        let text = String::from_utf8(once.clone()).unwrap();
+        let (_, trailer) = render::split_trailer(&once);
+        let trailer = String::from_utf8(trailer.to_vec()).unwrap();
+        let digest = render::recompute_digest(&once, &"ab".repeat(32));
+        assert!(trailer.contains(&digest), "{trailer}");
+        assert!(trailer.contains("\"manifest_record\":7") || trailer.contains("manifest_record=7"));
+        assert!(text.contains("once"), "{text}");
+        if format == Format::Json {
+            let (body, _) = render::split_trailer(&once);
+            let doc: serde_json::Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(doc["rows"].as_array().unwrap().len(), 9);
+            assert_eq!(doc["rows"][1]["period_start"], "2024-03-01T00:00:00+00:00");
+            assert_eq!(doc["rows"][4]["period_start"], "2024-03-01T00:00:00+01:00");
+        }
+
+        // the one-off exclusion is deleted afterwards: avail and rts change
+        let fewer: Vec<Exclusion> = w
+            .exclusions
+            .iter()
+            .filter(|e| e.id != "once")
+            .cloned()
+            .collect();
+        let after =
+            render::render(format, &range, None, &report_rows(w, &fewer, true), &anchor).unwrap();
+        assert_ne!(after, once);
+        let after_text = String::from_utf8(after.clone()).unwrap();
+        assert!(!after_text.contains("once"), "{after_text}");
+        let (before_rows, after_rows) = (
+            report_rows(w, &w.exclusions, true),
+            report_rows(w, &fewer, true),
+        );
+        let changed: Vec<&str> = before_rows
+            .iter()
+            .zip(&after_rows)
+            .filter(|(x, y)| x.totals != y.totals)
+            .map(|(x, _)| x.slo.as_str())
+            .collect();
+        assert_eq!(
+            changed,
+            ["avail", "rts"],
+            "only March of the SLOs it covered"
+        );
+        assert_ne!(
+            render::split_trailer(&after).1,
+            render::split_trailer(&once).1,
+            "a new digest"
+        );
     }
 }

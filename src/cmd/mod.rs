@@ -15,6 +15,7 @@ mod input;
 mod inspect;
 mod lock;
 mod query;
+mod report;
 mod serve;
 mod slo;
 mod token;
@@ -60,6 +61,7 @@ pub enum Command {
     Audit(audit::Args),
     Token(token::Args),
     Lock(lock::Args),
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -80,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => audit::run(a),
         Command::Token(a) => token::run(a),
         Command::Lock(a) => lock::run(a),
+        Command::Report(a) => report::run(a),
     }
 }
 

@@ -144,6 +144,27 @@ impl Manifest {
     }
 }
 
+/// The record that sealed time `t`: the first record, among those up to
+/// `max_seq`, whose edit moved `persisted_through` to `t` or later (from
+/// then on the engine refuses every new sample at or before `t`). Reads
+/// `dir/MANIFEST` without a lock, as `nines verify` does; `None` while `t`
+/// is not sealed. A compliance report anchors its digest with it: the
+/// record never changes once written, so the anchor of a sealed report
+/// stays the same however far the manifest moves on.
+pub fn sealing_record(dir: &Path, t: i64, max_seq: u64) -> Result<Option<(u64, Hash)>> {
+    let path = dir.join(FILE_NAME);
+    let (entries, _) = ChainLog::verify(&path, MAGIC)?;
+    for e in entries.iter().take_while(|e| e.seq <= max_seq) {
+        if decode_edit(&path, e)?
+            .persisted_through
+            .is_some_and(|p| p >= t)
+        {
+            return Ok(Some((e.seq, e.hash)));
+        }
+    }
+    Ok(None)
+}
+
 pub fn decode_edit(path: &Path, e: &Entry) -> Result<Edit> {
     serde_json::from_slice(&e.body).map_err(|err| {
         Error::corrupted(

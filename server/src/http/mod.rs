@@ -12,6 +12,7 @@ mod guard;
 mod locks;
 mod ops;
 mod query;
+mod report;
 mod slo_ops;
 mod slos;
 mod write;
@@ -66,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/locks", get(locks::list).post(locks::set))
         .route("/api/v1/locks/{resolution}", delete(locks::remove))
         .route("/api/v1/incidents", get(slo_ops::incidents))
+        .route("/api/v1/report", get(report::report).post(report::report))
         .route("/api/v1/alerts", get(slo_ops::alerts))
         .route("/api/v1/rules", get(slo_ops::rules))
         .route("/-/healthy", get(ops::healthy))
