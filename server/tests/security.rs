@@ -305,7 +305,10 @@ async fn every_endpoint_checks_the_token_and_the_role() {
         (
             "POST",
             "/api/v1/locks".into(),
-            format!("resolution=1d&keep=7y&until={}&reason=audit", now / 1000 + 86_400),
+            format!(
+                "resolution=1d&keep=7y&until={}&reason=audit",
+                now / 1000 + 86_400
+            ),
             Role::Admin,
         ),
         ("POST", "/api/v1/verify".into(), String::new(), Role::Admin),
