@@ -117,6 +117,13 @@ pub fn check(
 pub fn check_for_server(dir: &Path, metrics: &Metrics) -> Result<Integrity, nines_engine::Error> {
     metrics.verify_finished_s.store(0, Relaxed);
     let out = check(dir, VerifyOptions { decode: false }, &mut |_, _| {})?;
+    publish(&out, metrics);
+    Ok(out)
+}
+
+/// Puts a check's outcome in the server's metrics and its problems in the
+/// log.
+pub fn publish(out: &Integrity, metrics: &Metrics) {
     for p in &out.report.problems {
         tracing::error!(path = %p.path.display(), offset = ?p.offset, rule = %p.rule, "integrity check: damaged");
     }
@@ -133,5 +140,4 @@ pub fn check_for_server(dir: &Path, metrics: &Metrics) -> Result<Integrity, nine
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     metrics.verify_finished_s.store(now.max(1), Relaxed);
-    Ok(out)
 }

@@ -46,6 +46,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use nines_engine::verify::VerifyOptions;
 use nines_engine::Engine;
 use nines_slo::store::SloStore;
 use tokio::net::TcpListener;
@@ -244,10 +245,16 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     });
     // The integrity check of every stored file, in the background: its
     // outcome goes to /metrics (nines_verify_*) and problems to the log.
-    let st = Arc::clone(&state);
+    // It holds no reference to the state while it reads: a shutdown must
+    // be able to close the engine (and release the data directory) at once.
+    let st = Arc::downgrade(&state);
+    let dir = state.config.data_dir.clone();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = integrity::check_for_server(&st.config.data_dir, &st.metrics) {
-            tracing::error!(error = %e, "integrity check failed to run");
+        let out = integrity::check(&dir, VerifyOptions { decode: false }, &mut |_, _| {});
+        match (out, st.upgrade()) {
+            (Ok(out), Some(st)) => integrity::publish(&out, &st.metrics),
+            (Ok(_), None) => {}
+            (Err(e), _) => tracing::error!(error = %e, "integrity check failed to run"),
         }
     });
     state.ready.store(true, Ordering::Relaxed);
