@@ -172,9 +172,21 @@ pub struct TokenConfigError {
 }
 
 /// The configured tokens, by the hash of their secret.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Authenticator {
     by_hash: HashMap<[u8; 32], Identity>,
+    /// What every request is with authentication off (made once: it is
+    /// handed out per request).
+    anonymous: Identity,
+}
+
+impl Default for Authenticator {
+    fn default() -> Self {
+        Authenticator {
+            by_hash: HashMap::new(),
+            anonymous: Identity::anonymous(),
+        }
+    }
 }
 
 impl Authenticator {
@@ -219,7 +231,10 @@ impl Authenticator {
                 return Err(err("another token has the same secret".into()));
             }
         }
-        Ok(Authenticator { by_hash })
+        Ok(Authenticator {
+            by_hash,
+            anonymous: Identity::anonymous(),
+        })
     }
 
     /// Whether any token is configured (authentication on).
@@ -231,7 +246,7 @@ impl Authenticator {
     /// do what needs `need`.
     pub fn authorize(&self, header: Option<&[u8]>, need: Role) -> Result<Identity, AuthError> {
         if !self.enabled() {
-            return Ok(Identity::anonymous());
+            return Ok(self.anonymous.clone());
         }
         let header = header.ok_or(AuthError::Missing)?;
         let token = bearer(header).ok_or(AuthError::Invalid)?;

@@ -40,10 +40,7 @@ impl Reports for ReportService {
         &self,
         r: GrpcRequest<v1::ReportRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
-        let auth = r
-            .metadata()
-            .get("authorization")
-            .and_then(|v| axum::http::HeaderValue::from_bytes(v.as_bytes()).ok());
+        let auth = crate::grpc_slos::auth_of(&r);
         let r = r.into_inner();
         let all = if r.all { "true" } else { "" };
         let q: String = form_urlencoded::Serializer::new(String::new())
@@ -85,13 +82,7 @@ impl Reports for ReportService {
                 .as_str()
                 .unwrap_or("request refused")
                 .to_string();
-            return Err(match status {
-                StatusCode::BAD_REQUEST => Status::invalid_argument(msg),
-                StatusCode::NOT_FOUND => Status::not_found(msg),
-                StatusCode::UNAUTHORIZED => Status::unauthenticated(msg),
-                StatusCode::FORBIDDEN => Status::permission_denied(msg),
-                _ => Status::internal(msg),
-            });
+            return Err(crate::grpc_slos::status_of(status, msg));
         }
         let chunks = resp.into_body().into_data_stream().map(|piece| {
             piece

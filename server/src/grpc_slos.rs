@@ -67,22 +67,26 @@ impl SloService {
             .as_str()
             .unwrap_or("request refused")
             .to_string();
-        Err(match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                Status::invalid_argument(msg)
-            }
-            StatusCode::NOT_FOUND => Status::not_found(msg),
-            StatusCode::UNAUTHORIZED => Status::unauthenticated(msg),
-            StatusCode::FORBIDDEN => Status::permission_denied(msg),
-            StatusCode::CONFLICT => Status::already_exists(msg),
-            _ => Status::internal(msg),
-        })
+        Err(status_of(status, msg))
+    }
+}
+
+/// The gRPC status of the router's refusal, for the services that answer
+/// through it (`Slos`, `Reports`).
+pub(crate) fn status_of(status: StatusCode, msg: String) -> Status {
+    match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Status::invalid_argument(msg),
+        StatusCode::NOT_FOUND => Status::not_found(msg),
+        StatusCode::UNAUTHORIZED => Status::unauthenticated(msg),
+        StatusCode::FORBIDDEN => Status::permission_denied(msg),
+        StatusCode::CONFLICT => Status::already_exists(msg),
+        _ => Status::internal(msg),
     }
 }
 
 /// The call's `authorization` metadata, handed to the router as the HTTP
 /// header, so that one policy (`http::guard`) decides for both.
-fn auth_of<T>(r: &GrpcRequest<T>) -> Option<HeaderValue> {
+pub(crate) fn auth_of<T>(r: &GrpcRequest<T>) -> Option<HeaderValue> {
     r.metadata()
         .get("authorization")
         .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())

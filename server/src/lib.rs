@@ -90,10 +90,8 @@ pub(crate) fn grpc_auth(
         Ok(id)
     });
     checked.map_err(|e| {
-        st.metrics.auth_failure(e.audit_kind());
-        st.audit.record_auth_failure(
-            e.audit_kind(),
-            http::now_ms(),
+        st.note_refusal(
+            &e,
             serde_json::json!({"protocol": "grpc", "service": service, "error": e.to_string()}),
         );
         e.to_status()

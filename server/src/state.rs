@@ -113,6 +113,14 @@ impl AppState {
         })
     }
 
+    /// Counts a refused request and writes it to the audit trail (rate
+    /// limited there); `detail` says which protocol, call and why.
+    pub fn note_refusal(&self, e: &crate::auth::AuthError, detail: serde_json::Value) {
+        self.metrics.auth_failure(e.audit_kind());
+        self.audit
+            .record_auth_failure(e.audit_kind(), crate::http::now_ms(), detail);
+    }
+
     /// Reserves `bytes` of the write budget now, or says why not (never
     /// waits: an overloaded server answers at once so senders back off).
     pub fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation, Overload> {

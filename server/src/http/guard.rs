@@ -11,7 +11,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::now_ms;
 use crate::auth::{AuthError, Identity, Role};
 use crate::state::AppState;
 
@@ -81,10 +80,8 @@ pub async fn guard(State(st): State<Arc<AppState>>, mut req: Request, next: Next
 
 /// The refusal, recorded in the audit trail and counted.
 pub fn refuse(st: &AppState, e: &AuthError, method: &str, path: &str) -> Response {
-    st.metrics.auth_failure(e.audit_kind());
-    st.audit.record_auth_failure(
-        e.audit_kind(),
-        now_ms(),
+    st.note_refusal(
+        e,
         json!({"protocol": "http", "method": method, "path": path, "error": e.to_string()}),
     );
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
