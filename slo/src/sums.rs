@@ -20,6 +20,7 @@
 //! cached cut is answered without the cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use nines_engine::index::Matcher;
@@ -39,7 +40,7 @@ const DAY: i64 = 24 * HOUR;
 /// hours, events for this many minutes: one pass per series fills a block,
 /// and a window edge that moves on with the clock finds the next ones
 /// ready.
-const HOUR_BLOCK: i64 = 8 * DAY;
+const HOUR_BLOCK: i64 = 256 * DAY;
 const MINUTE_BLOCK: i64 = 4 * HOUR;
 const EVENT_BLOCK: i64 = 10 * MIN;
 /// Beyond this many cached hours of minutes (or minutes of events) a
@@ -50,6 +51,8 @@ const MAX_EVENT_MINUTES: usize = 4_096;
 /// Per-selector sums shared by every query, alert and gate of one server.
 pub struct SumsCache {
     inner: Mutex<Slots>,
+    /// Passes over stored series made to fill sums (see [`SumsCache::reads`]).
+    reads: AtomicU64,
 }
 
 struct Slots {
@@ -83,6 +86,7 @@ impl SumsCache {
                 tick: 0,
                 limit: selectors.max(1),
             }),
+            reads: AtomicU64::new(0),
         }
     }
 
@@ -93,6 +97,13 @@ impl SumsCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many times sums were built, moved on or filled in from stored
+    /// series so far (a selector lookup each): a question answered from
+    /// filled sums adds none.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     fn slot(&self, key: String) -> Arc<Mutex<Option<Sums>>> {
@@ -137,11 +148,22 @@ impl SumsCache {
             snap,
             matchers,
             scratch,
+            reads: &self.reads,
         };
-        let fresh = guard.as_ref().is_some_and(|s| s.mark == mark);
-        if !fresh {
-            *guard = None;
-            *guard = Some(Sums::build(&mut ctx, cut, mark)?);
+        match guard.as_mut() {
+            Some(s) if s.mark == mark => {}
+            // only raw samples or minute buckets went: what the hour and day
+            // rollups hold is unchanged, and so are the sums of hours and
+            // days; minutes and events may now come from coarser data
+            Some(s) if s.mark.keeps_hours(&mark) => {
+                s.levels[1].sums.clear();
+                s.events.clear();
+                s.mark = mark;
+            }
+            _ => {
+                *guard = None;
+                *guard = Some(Sums::build(&mut ctx, cut, mark)?);
+            }
         }
         let Some(sums) = guard.as_mut() else {
             return Ok(None);
@@ -207,16 +229,35 @@ impl Mark {
     fn floor(&self) -> Option<TimestampMs> {
         self.0.iter().map(|&(_, t)| t).min()
     }
+
+    /// Where the hour and day rollups begin.
+    fn coarse(&self) -> impl Iterator<Item = &(u32, TimestampMs)> {
+        self.0.iter().filter(|(res, _)| *res as i64 * 1000 >= HOUR)
+    }
+
+    /// Whether sums built at `self` keep their days and hours at `new`:
+    /// the hour and day rollups begin where they did, before any finer
+    /// data on both sides, so the finer files that went were covered by
+    /// them (hours are exact sums from whatever resolution holds them).
+    fn keeps_hours(&self, new: &Mark) -> bool {
+        let floor = self.coarse().map(|&(_, t)| t).min();
+        floor.is_some()
+            && self.coarse().eq(new.coarse())
+            && floor == self.floor()
+            && floor == new.floor()
+    }
 }
 
 struct Ctx<'s, 'm> {
     snap: &'s Snapshot,
     matchers: &'m [Matcher],
     scratch: &'s mut ReadScratch,
+    reads: &'s AtomicU64,
 }
 
 impl Ctx<'_, '_> {
     fn select(&self, a: TimestampMs, b: TimestampMs) -> Result<Vec<SeriesHandle>, SloError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self
             .snap
             .select_with_rollups(self.matchers, a.saturating_add(1), b)?)
@@ -351,6 +392,7 @@ impl Sums {
             first: HashMap::new(),
         };
         let mut steps = Vec::new();
+        ctx.reads.fetch_add(1, Ordering::Relaxed);
         // whole days: the 1 d rollup files, finer ones only where the 1 d
         // ones are not written yet
         for h in ctx.snap.select_for_steps(ctx.matchers, d0, hi, DAY)? {
@@ -512,7 +554,38 @@ impl Sums {
         } else {
             0.0
         };
-        Ok(self.within(ctx, li + 1, x, xu)? + mid + self.within(ctx, li + 1, yu, y)?)
+        // An edge near the far end of its unit (an exclusion's `end - 1 ms`
+        // is the usual one) is the whole unit less the rest of it: one
+        // look at the finest level instead of filling the finer ones. The
+        // choice depends on positions only, so every cache state gives the
+        // same sum.
+        let (xs, ye) = (xu - unit, yu + unit);
+        let left = if x > xs && x - xs < xu - x && xs >= self.d0 {
+            self.unit_sum(ctx, li, xs)? - self.within(ctx, li + 1, xs, x)?
+        } else {
+            self.within(ctx, li + 1, x, xu)?
+        };
+        let right = if y > yu && ye - y < y - yu && ye <= self.hi {
+            self.unit_sum(ctx, li, yu)? - self.within(ctx, li + 1, y, ye)?
+        } else {
+            self.within(ctx, li + 1, yu, y)?
+        };
+        Ok(left + mid + right)
+    }
+
+    /// The sum of the whole unit `(u, u + unit]` of level `li`, sealed.
+    fn unit_sum(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        li: usize,
+        u: TimestampMs,
+    ) -> Result<f64, SloError> {
+        let Level { span, unit, .. } = self.levels[li];
+        let key = floor_to(u, span);
+        if !self.levels[li].sums.contains_key(&key) {
+            self.fill(ctx, li, key)?;
+        }
+        Ok(self.levels[li].sums[&key][((u - key) / unit) as usize])
     }
 
     /// `(x, y]` inside one minute.
@@ -571,8 +644,16 @@ impl Sums {
         if self.events.len() > MAX_EVENT_MINUTES {
             self.events.clear();
         }
-        let start = floor_to(minute, EVENT_BLOCK);
-        let end = (start + EVENT_BLOCK).min(self.hi);
+        // a block near the cut, where an edge moves on with the clock; one
+        // minute for an edge of the past (a report's exclusion edges), so
+        // years of them fit in the map
+        let block = if minute + DAY >= self.hi {
+            EVENT_BLOCK
+        } else {
+            MIN
+        };
+        let start = floor_to(minute, block);
+        let end = (start + block).min(self.hi);
         let mut all: Vec<(TimestampMs, f64)> = Vec::new();
         let (mut ts, mut vs, mut steps) = (Vec::new(), Vec::new(), Vec::new());
         for h in ctx.select(start.saturating_sub(SELECT_BEFORE_MS), end)? {
@@ -585,11 +666,11 @@ impl Sums {
                 .read_samples(&h, start - MIN + 1, end, ctx.scratch, &mut ts, &mut vs)?;
             let inside = ts.partition_point(|&t| t <= start);
             let before = vs[..inside].iter().rev().find(|v| !is_stale_marker(**v));
-            let mut prev = match (counting, before) {
-                (Counting::Cumulative, Some(&v)) => Some(v),
-                _ => ctx.prev(&h, self.first.get(&h.labels).copied(), start)?,
-            };
             if inside < ts.len() {
+                let mut prev = match (counting, before) {
+                    (Counting::Cumulative, Some(&v)) => Some(v),
+                    _ => ctx.prev(&h, self.first.get(&h.labels).copied(), start)?,
+                };
                 for (&t, &v) in ts[inside..].iter().zip(&vs[inside..]) {
                     if is_stale_marker(v) {
                         continue;
@@ -606,10 +687,16 @@ impl Sums {
             // Raw samples gone (retention): minute buckets give each
             // sample's increase when a minute holds at most two samples;
             // more are placed at the minute's last sample.
+            // One minute more in front: its last value is the one to bridge
+            // from, so most series need no look-back of their own.
             let n = ((end - start + MIN - 1) / MIN) as usize;
             ctx.snap
-                .summarize_steps(&h, start, MIN, n, ctx.scratch, &mut steps)?;
-            for s in &steps {
+                .summarize_steps(&h, start - MIN, MIN, n + 1, ctx.scratch, &mut steps)?;
+            let mut prev = match (counting, &steps[0]) {
+                (Counting::Cumulative, s) if !s.is_empty() => Some(s.last_v),
+                _ => ctx.prev(&h, self.first.get(&h.labels).copied(), start)?,
+            };
+            for s in &steps[1..] {
                 if s.is_empty() || s.last_t > end {
                     continue;
                 }

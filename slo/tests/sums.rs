@@ -163,7 +163,17 @@ fn windows(rng: &mut rand::rngs::StdRng, end: i64, n: usize) -> Vec<(i64, i64)> 
             } else {
                 b
             };
-            (b - len, b)
+            // an exclusion's edges: `end - 1 ms` of hours and minutes, where
+            // the sums take a whole unit less its last millisecond
+            match rng.gen_range(0..6) {
+                0 => (b - len, b / HOUR_MS * HOUR_MS - 1),
+                1 => (b / HOUR_MS * HOUR_MS - 1 - len, b),
+                2 => (
+                    b / MINUTE_MS * MINUTE_MS - 1 - len,
+                    b / MINUTE_MS * MINUTE_MS - 1,
+                ),
+                _ => (b - len, b),
+            }
         })
         .collect()
 }
