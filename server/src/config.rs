@@ -57,6 +57,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: Limits,
     pub alerting: AlertingConfig,
+    pub reports: ReportsConfig,
     pub auth: crate::auth::AuthConfig,
     pub tls: TlsConfig,
     /// Listen beyond loopback without authentication (refused otherwise).
@@ -89,6 +90,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: Limits::default(),
             alerting: AlertingConfig::default(),
+            reports: ReportsConfig::default(),
             auth: crate::auth::AuthConfig::default(),
             tls: TlsConfig::default(),
             insecure: false,
@@ -155,6 +157,22 @@ impl Default for Limits {
 }
 
 /// A configuration that does not make sense.
+/// Compliance reports (`[reports]`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Prepare the shared SLO sums for reports over all retained history
+    /// in the background at start and after SLO or exclusion changes, so
+    /// the first report is as fast as later ones (docs/reports.md).
+    pub warm: bool,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig { warm: true }
+    }
+}
+
 /// SLO burn-rate alerting (`[alerting]`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

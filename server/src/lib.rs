@@ -41,6 +41,7 @@ pub mod report;
 pub mod slo_ops;
 pub mod state;
 pub mod tls;
+pub mod warmup;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -107,6 +108,7 @@ pub struct RunningServer {
     http: JoinHandle<Result<(), String>>,
     grpc: JoinHandle<Result<(), String>>,
     alerts: JoinHandle<()>,
+    warmup: Option<JoinHandle<()>>,
 }
 
 /// Opens the data directory and starts serving HTTP and gRPC.
@@ -157,6 +159,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let (stop, stopped) = watch::channel(false);
 
     let alerts = tokio::spawn(alerts::run(Arc::clone(&state), stopped.clone()));
+    let warmup = warmup::spawn(&state, stopped.clone());
     let router = http::router(Arc::clone(&state));
     let mut http_stop = stopped.clone();
     let http_tls = if state.config.tls.enabled() {
@@ -265,6 +268,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         http,
         grpc,
         alerts,
+        warmup,
     })
 }
 
@@ -285,6 +289,9 @@ impl RunningServer {
         http.map_err(ServerError::Serve)?;
         grpc.map_err(ServerError::Serve)?;
         let _ = self.alerts.await;
+        if let Some(w) = self.warmup {
+            let _ = w.await;
+        }
         let state = self.state;
         tokio::task::spawn_blocking(move || match Arc::try_unwrap(state) {
             Ok(st) => match Arc::try_unwrap(st.engine) {

@@ -92,6 +92,9 @@ pub struct Metrics {
     pub verify_bytes: AtomicU64,
     pub verify_problems: AtomicU64,
     pub verify_finished_s: AtomicU64,
+    /// The last background warm-up of the report sums (`crate::warmup`).
+    pub report_warm_ms: AtomicU64,
+    pub report_warm_finished_s: AtomicU64,
     pub inflight_bytes_limit: u64,
     pub inflight_bytes: AtomicU64,
 }
@@ -109,6 +112,8 @@ impl Metrics {
             verify_bytes: AtomicU64::new(0),
             verify_problems: AtomicU64::new(0),
             verify_finished_s: AtomicU64::new(0),
+            report_warm_ms: AtomicU64::new(0),
+            report_warm_finished_s: AtomicU64::new(0),
             inflight_bytes_limit,
             inflight_bytes: AtomicU64::new(0),
         }
@@ -365,6 +370,28 @@ impl Metrics {
             header(&mut o, name, help, "gauge");
             let _ = writeln!(o, "{name} {}", v.load(Relaxed));
         }
+        header(
+            &mut o,
+            "nines_report_warm_duration_seconds",
+            "How long the last background warm-up of the report sums took ([reports] warm).",
+            "gauge",
+        );
+        let _ = writeln!(
+            o,
+            "nines_report_warm_duration_seconds {}",
+            self.report_warm_ms.load(Relaxed) as f64 / 1000.0
+        );
+        header(
+            &mut o,
+            "nines_report_warm_last_finished_timestamp_seconds",
+            "When the last background warm-up of the report sums finished (0: never).",
+            "gauge",
+        );
+        let _ = writeln!(
+            o,
+            "nines_report_warm_last_finished_timestamp_seconds {}",
+            self.report_warm_finished_s.load(Relaxed)
+        );
         o
     }
 }
