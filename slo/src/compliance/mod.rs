@@ -180,7 +180,18 @@ pub fn slo_rows(
         let w = excluded_windows(std::slice::from_ref(e), &name, span_a, span_b)?;
         own.push((e.id.as_str(), w));
     }
-    let mut deploys_sorted: Vec<&Deploy> = input.deploys.iter().collect();
+    // only the deploys of services this SLO had: a report over many SLOs
+    // passes every service's
+    let services: Vec<&str> = input
+        .versions
+        .iter()
+        .map(|v| v.def.service.as_str())
+        .collect();
+    let mut deploys_sorted: Vec<&Deploy> = input
+        .deploys
+        .iter()
+        .filter(|d| services.contains(&d.service.as_str()))
+        .collect();
     deploys_sorted.sort_by(|a, b| {
         (a.at, &a.service, &a.version, &a.id, &a.env, &a.commit)
             .cmp(&(b.at, &b.service, &b.version, &b.id, &b.env, &b.commit))
