@@ -232,7 +232,13 @@ fn bench(c: &mut Criterion) {
     let warm = SumsCache::default();
     let once = report(&warm);
     assert_eq!(report(&warm), once, "byte-identical");
-    assert_eq!(report(&SumsCache::default()), once, "cold = warm");
+    let cold = SumsCache::default();
+    assert_eq!(report(&cold), once, "cold = warm");
+    eprintln!(
+        "a first report fills {} selectors' sums in {} passes over stored series",
+        cold.len(),
+        cold.reads()
+    );
     let rows = String::from_utf8_lossy(&once).lines().count() - 2;
     eprintln!("{rows} rows, {} bytes", once.len());
     let size = format!("{n_slos}_slos_{days}d");
