@@ -4,6 +4,9 @@
 //!   target is measured on, its information content and exact answers.
 //! - [`harness`]: server processes, CPU time and pre-encoded requests for
 //!   the end-to-end harnesses in `src/bin/`.
+//! - [`peer`]: Prometheus and VictoriaMetrics beside nines, the same
+//!   PromQL asked of each, answers compared.
 
 pub mod harness;
+pub mod peer;
 pub mod workload;

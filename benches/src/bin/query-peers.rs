@@ -22,17 +22,19 @@
 //! Needs `promtool` and `prometheus` (Debian package `prometheus`).
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use nines_benches::harness::spawn_nines;
+use nines_benches::peer::{
+    ask, differ, median, run_ok, settle, start_prometheus, wait_ready, Proc, Question,
+};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions};
-use serde_json::{json, Value as Json};
+use serde_json::json;
 
 #[derive(Parser, Debug)]
 #[command(about = "Dashboard query latency: nines vs Prometheus on the same data")]
@@ -62,48 +64,6 @@ struct Args {
     /// reuse it when it is already there).
     #[arg(long)]
     keep: Option<PathBuf>,
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn wait_ready(client: &reqwest::blocking::Client, url: &str, what: &str) {
-    let began = Instant::now();
-    while began.elapsed() < Duration::from_secs(300) {
-        if client
-            .get(format!("{url}/-/ready"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("{what} was not ready after 300 s");
 }
 
 /// Loads the workload into `dir` and compacts it, unless done before.
@@ -141,7 +101,7 @@ fn load_prometheus(nines: &Path, data: &Path, tsdb: &Path, work: &Path) {
     }
     let om = work.join("export.om");
     let t = Instant::now();
-    run(
+    run_ok(
         Command::new(nines)
             .arg("export")
             .arg("--data-dir")
@@ -156,7 +116,7 @@ fn load_prometheus(nines: &Path, data: &Path, tsdb: &Path, work: &Path) {
     let t_export = t.elapsed().as_secs_f64();
     let t = Instant::now();
     std::fs::create_dir_all(tsdb).expect("tsdb dir");
-    run(
+    run_ok(
         Command::new("promtool")
             .args(["tsdb", "create-blocks-from", "openmetrics"])
             .arg(&om)
@@ -171,162 +131,9 @@ fn load_prometheus(nines: &Path, data: &Path, tsdb: &Path, work: &Path) {
     );
 }
 
-fn start_prometheus(tsdb: &Path, work: &Path) -> (Proc, String) {
-    let config = work.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
-    )
-    .expect("prometheus.yml");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--query.max-samples=500000000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus (Debian package `prometheus`)");
-    (Proc(child), format!("http://{addr}"))
-}
-
 fn start_nines(bin: &Path, data: &Path) -> (Proc, String) {
     let (child, http, _) = spawn_nines(bin, data, &[]);
     (Proc(child), format!("http://{http}"))
-}
-
-/// CPU seconds a process has used (user + system), from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // fields after the command name (which may hold spaces) in parentheses
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Waits until the process is idle (under 5 % of a core over 3 s), so
-/// that its start-up work (Prometheus compacts the 2 h blocks promtool
-/// wrote, from its first background run a minute after start) is not timed
-/// with the queries; at most 10 minutes.
-fn settle(pid: u32, what: &str) {
-    std::thread::sleep(Duration::from_secs(75));
-    let began = Instant::now();
-    let mut last = cpu_seconds(pid);
-    while began.elapsed() < Duration::from_secs(600) {
-        std::thread::sleep(Duration::from_secs(3));
-        let now = cpu_seconds(pid);
-        if now - last < 0.15 {
-            println!("{what}: idle after {:.0} s", began.elapsed().as_secs_f64());
-            return;
-        }
-        last = now;
-    }
-    println!("{what}: still busy after 600 s; timing anyway");
-}
-
-struct Question {
-    name: &'static str,
-    query: String,
-    /// Range (start, end, step) in ms; `None`: instant at `end`.
-    range: Option<(i64, i64, i64)>,
-    at: i64,
-}
-
-fn secs(ms: i64) -> String {
-    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
-}
-
-fn ask(client: &reqwest::blocking::Client, base: &str, q: &Question) -> (f64, Json) {
-    let mut form = vec![("query", q.query.clone()), ("timeout", "300".to_string())];
-    let path = match q.range {
-        Some((s, e, step)) => {
-            form.push(("start", secs(s)));
-            form.push(("end", secs(e)));
-            form.push(("step", secs(step)));
-            "api/v1/query_range"
-        }
-        None => {
-            form.push(("time", secs(q.at)));
-            "api/v1/query"
-        }
-    };
-    let t = Instant::now();
-    let resp = client
-        .post(format!("{base}/{path}"))
-        .form(&form)
-        .send()
-        .expect("query request");
-    let body: Json = resp.json().expect("JSON answer");
-    let ms = t.elapsed().as_secs_f64() * 1e3;
-    assert_eq!(body["status"], "success", "{} on {base}: {body}", q.name);
-    (ms, body["data"].clone())
-}
-
-/// Points of an answer keyed by its label set, as (time, value) pairs.
-fn points(data: &Json) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut out: Vec<(String, Vec<(f64, f64)>)> = data["result"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .map(|s| {
-                    let key = s["metric"].to_string();
-                    let vals: Vec<&Json> = match s.get("values") {
-                        Some(v) => v.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
-                        None => vec![&s["value"]],
-                    };
-                    let pts = vals
-                        .iter()
-                        .map(|p| {
-                            (
-                                p[0].as_f64().unwrap_or(f64::NAN),
-                                p[1].as_str()
-                                    .and_then(|v| v.parse().ok())
-                                    .unwrap_or(f64::NAN),
-                            )
-                        })
-                        .collect();
-                    (key, pts)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// The first difference between two answers, if any.
-fn differ(a: &Json, b: &Json) -> Option<String> {
-    let (pa, pb) = (points(a), points(b));
-    if pa.len() != pb.len() {
-        return Some(format!("{} series vs {}", pa.len(), pb.len()));
-    }
-    for ((ka, va), (kb, vb)) in pa.iter().zip(&pb) {
-        if ka != kb {
-            return Some(format!("series {ka} vs {kb}"));
-        }
-        if va.len() != vb.len() {
-            return Some(format!("{ka}: {} points vs {}", va.len(), vb.len()));
-        }
-        for (x, y) in va.iter().zip(vb) {
-            let same = x.0 == y.0
-                && (x.1 == y.1
-                    || (x.1.is_nan() && y.1.is_nan())
-                    || (x.1 - y.1).abs() <= 1e-9 * x.1.abs().max(y.1.abs()));
-            if !same {
-                return Some(format!("{ka} at {}: {} vs {}", x.0, x.1, y.1));
-            }
-        }
-    }
-    None
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
