@@ -35,6 +35,13 @@ struct Args {
     /// Also measure this VictoriaMetrics binary (remote-write) in the same run.
     #[arg(long)]
     peer: Option<PathBuf>,
+    /// Also measure this Prometheus binary (its remote-write receiver) in
+    /// the same run.
+    #[arg(long)]
+    prometheus: Option<PathBuf>,
+    /// Write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
     #[arg(long, default_value = "small")]
     preset: String,
     #[arg(long)]
@@ -113,6 +120,50 @@ async fn start_vm(bin: &PathBuf) -> Server {
     }
 }
 
+/// Prometheus with its remote-write receiver on, data in a temporary
+/// directory. Requests go out on several connections at once, so samples
+/// of one series can arrive out of order: its out-of-order window (off by
+/// default) is opened to a day, as nines and VictoriaMetrics accept them.
+async fn start_prometheus_receiver(bin: &PathBuf) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 1m\nscrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 1d\n",
+    )
+    .expect("prometheus.yml");
+    let port = free_port();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg("--storage.tsdb.retention.time=100y")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let http: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("http://{http}/-/ready")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Server {
+        child,
+        http,
+        grpc: None,
+        dir,
+    }
+}
+
 struct Encoded {
     samples: Vec<u64>,
     grpc: Vec<bytes::Bytes>,
@@ -163,8 +214,18 @@ where
     t.elapsed()
 }
 
+/// The figures of the run, for `--json`.
+static RESULTS: std::sync::Mutex<Vec<serde_json::Value>> = std::sync::Mutex::new(Vec::new());
+
 fn report(name: &str, samples: u64, elapsed: Duration, client_cpu: f64, server_cpu: f64) {
     let secs = elapsed.as_secs_f64();
+    if let Ok(mut r) = RESULTS.lock() {
+        r.push(serde_json::json!({
+            "name": name, "samples": samples, "seconds": secs,
+            "samples_per_s": samples as f64 / secs,
+            "client_cpu_s": client_cpu, "server_cpu_s": server_cpu,
+        }));
+    }
     println!(
         "{name:<28} {:>8.2} M samples/s  ({samples} samples in {secs:.2} s; client CPU {client_cpu:.2} s, server CPU {server_cpu:.2} s)",
         samples as f64 / secs / 1e6
@@ -315,6 +376,19 @@ async fn main() {
             );
         }
     }
+    if let Some(bin) = &args.prometheus {
+        let s = start_prometheus_receiver(bin).await;
+        let pid = s.child.id().to_string();
+        let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+        let elapsed = remote_write(s.http, &enc, args.concurrency, None).await;
+        report(
+            "Prometheus remote-write",
+            total,
+            elapsed,
+            cpu_seconds("self") - c0,
+            cpu_seconds(&pid) - s0,
+        );
+    }
     if let Some(vm) = &args.peer {
         let s = start_vm(vm).await;
         let pid = s.child.id().to_string();
@@ -327,5 +401,18 @@ async fn main() {
             cpu_seconds("self") - c0,
             cpu_seconds(&pid) - s0,
         );
+    }
+    if let Some(path) = &args.json {
+        let rows = RESULTS.lock().map(|r| r.clone()).unwrap_or_default();
+        let out = serde_json::json!({
+            "preset": args.preset,
+            "batch": args.batch,
+            "concurrency": args.concurrency,
+            "sync": args.sync,
+            "samples": total,
+            "results": rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out).unwrap_or_default())
+            .expect("write the JSON figures");
     }
 }
