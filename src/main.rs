@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: per-series label strings and
+/// per-request buffers made malloc and free a fifth of the server's CPU
+/// under remote-write ingest (docs/BENCHMARKS.md, "Peers").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
     cmd::init_logging(cli.log_level.as_deref());
