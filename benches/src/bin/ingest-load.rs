@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,22 +102,7 @@ async fn start_vm(bin: &PathBuf) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let http: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("http://{http}/health")).await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Server {
-        child,
-        http,
-        grpc: None,
-        dir,
-    }
+    peer_server(child, port, dir, "/health").await
 }
 
 /// Prometheus with its remote-write receiver on, data in a temporary
@@ -146,10 +131,15 @@ async fn start_prometheus_receiver(bin: &PathBuf) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    peer_server(child, port, dir, "/-/ready").await
+}
+
+/// A peer started on `port`, once `path` answers 2xx (at most a minute).
+async fn peer_server(child: Child, port: u16, dir: tempfile::TempDir, path: &str) -> Server {
     let http: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("http://{http}/-/ready")).await {
+        if let Ok(r) = reqwest::get(format!("http://{http}{path}")).await {
             if r.status().is_success() {
                 break;
             }
