@@ -36,11 +36,17 @@ pub fn run_ok(cmd: &mut Command, what: &str) {
     );
 }
 
+/// Waits until `url` answers `/-/ready` with 2xx (Prometheus, nines).
 pub fn wait_ready(client: &reqwest::blocking::Client, url: &str, what: &str) {
+    wait_http(client, url, "/-/ready", what);
+}
+
+/// Waits until `url` + `path` answers 2xx, at most 300 s.
+pub fn wait_http(client: &reqwest::blocking::Client, url: &str, path: &str, what: &str) {
     let began = Instant::now();
     while began.elapsed() < Duration::from_secs(300) {
         if client
-            .get(format!("{url}/-/ready"))
+            .get(format!("{url}{path}"))
             .send()
             .is_ok_and(|r| r.status().is_success())
         {
@@ -79,18 +85,26 @@ pub fn start_prometheus(tsdb: &Path, work: &Path) -> (Proc, String) {
 /// with the queries; at most 10 minutes.
 pub fn settle(pid: u32, what: &str) {
     std::thread::sleep(Duration::from_secs(75));
+    match wait_idle(pid, Duration::from_secs(600)) {
+        Some(s) => println!("{what}: idle after {s:.0} s"),
+        None => println!("{what}: still busy after 600 s; timing anyway"),
+    }
+}
+
+/// Waits until the process uses under 5 % of a core over 3 s; the
+/// seconds waited, or `None` when it is still busy after `max`.
+pub fn wait_idle(pid: u32, max: Duration) -> Option<f64> {
     let began = Instant::now();
     let mut last = crate::harness::cpu_seconds(&pid.to_string());
-    while began.elapsed() < Duration::from_secs(600) {
+    while began.elapsed() < max {
         std::thread::sleep(Duration::from_secs(3));
         let now = crate::harness::cpu_seconds(&pid.to_string());
         if now - last < 0.15 {
-            println!("{what}: idle after {:.0} s", began.elapsed().as_secs_f64());
-            return;
+            return Some(began.elapsed().as_secs_f64());
         }
         last = now;
     }
-    println!("{what}: still busy after 600 s; timing anyway");
+    None
 }
 
 pub struct Question {

@@ -21,7 +21,7 @@ use nines_slo::calendar::CalendarUnit;
 use nines_slo::compliance::render::Format;
 use nines_slo::compliance::ReportRange;
 use nines_slo::store::SloStore;
-use nines_slo::sums::SumsCache;
+use nines_slo::sums::{data_floors, SumsCache};
 use tokio::sync::{watch, Notify};
 
 use crate::report::{self, ReportQuery};
@@ -36,19 +36,7 @@ const POLL: Duration = Duration::from_secs(30);
 type Stamp = ((u64, [u8; 32]), Vec<(u32, TimestampMs)>);
 
 fn stamp(engine: &Engine, store: &SloStore) -> Stamp {
-    let (seq, hash) = store.head();
-    let snap = engine.snapshot();
-    let v = snap.version();
-    let mut floors = Vec::with_capacity(1 + v.rollups.len());
-    if let Some(f) = v.raw.iter().map(|f| f.min_t()).min() {
-        floors.push((0, f));
-    }
-    for (res, files) in &v.rollups {
-        if let Some(t) = files.iter().map(|f| f.min_t()).min() {
-            floors.push((*res, t));
-        }
-    }
-    ((seq, hash), floors)
+    (store.head(), data_floors(&engine.snapshot()))
 }
 
 /// Makes the monthly report of every SLO from the engine's oldest data to

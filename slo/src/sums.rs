@@ -210,19 +210,26 @@ fn key(snap: &Snapshot, matchers: &[Matcher]) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Mark(Vec<(u32, TimestampMs)>);
 
+/// Where the snapshot's data begins per kind of file: `(0, t)` for raw
+/// segments, `(width in seconds, t)` for each rollup width. Retention
+/// moving any of these is what makes cached sums stale.
+pub fn data_floors(snap: &Snapshot) -> Vec<(u32, TimestampMs)> {
+    let v = snap.version();
+    let mut m = Vec::with_capacity(1 + v.rollups.len());
+    if let Some(f) = v.raw.first() {
+        m.push((0, f.min_t()));
+    }
+    for (res, files) in &v.rollups {
+        if let Some(t) = files.iter().map(|f| f.min_t()).min() {
+            m.push((*res, t));
+        }
+    }
+    m
+}
+
 impl Mark {
     fn of(snap: &Snapshot) -> Mark {
-        let v = snap.version();
-        let mut m = Vec::with_capacity(1 + v.rollups.len());
-        if let Some(f) = v.raw.first() {
-            m.push((0, f.min_t()));
-        }
-        for (res, files) in &v.rollups {
-            if let Some(t) = files.iter().map(|f| f.min_t()).min() {
-                m.push((*res, t));
-            }
-        }
-        Mark(m)
+        Mark(data_floors(snap))
     }
 
     /// The earliest sample time of any file.

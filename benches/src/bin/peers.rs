@@ -32,9 +32,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use nines_benches::harness::{cpu_seconds, spawn_nines};
+use nines_benches::harness::spawn_nines;
 use nines_benches::peer::{
-    ask, differ, free_port, median, run_ok, settle, start_prometheus, wait_ready, Proc, Question,
+    ask, differ, free_port, median, run_ok, settle, start_prometheus, wait_http, wait_idle,
+    wait_ready, Proc, Question,
 };
 use nines_benches::workload::{SeriesSelector, Workload, WorkloadConfig};
 use nines_engine::types::is_stale_marker;
@@ -169,21 +170,6 @@ fn start_vm(bin: &Path, dir: &Path) -> (Proc, String) {
             )
         });
     (Proc(child), format!("http://{addr}"))
-}
-
-fn wait_vm(client: &reqwest::blocking::Client, base: &str) {
-    let began = Instant::now();
-    while began.elapsed() < Duration::from_secs(60) {
-        if client
-            .get(format!("{base}/health"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("VictoriaMetrics was not healthy after 60 s");
 }
 
 /// The availability and latency SLOs the native questions ask about.
@@ -547,7 +533,7 @@ fn main() {
         let dir = work.join("victoria-metrics");
         let _ = std::fs::remove_dir_all(&dir);
         let (proc_, base) = start_vm(&args.victoria_metrics, &dir);
-        wait_vm(&client, &base);
+        wait_http(&client, &base, "/health", "VictoriaMetrics");
         let t = Instant::now();
         let file = std::fs::File::open(&jsonl).expect("data.jsonl");
         let r = client
@@ -577,7 +563,7 @@ fn main() {
                 .send();
         }
         wait_still(&dir, &t);
-        settle_short(proc_.0.id());
+        let _ = wait_idle(proc_.0.id(), Duration::from_secs(300));
         let merge_s = t.elapsed().as_secs_f64();
         let disk = dir_bytes(&dir);
         for (i, a) in asked.iter().enumerate() {
@@ -856,21 +842,6 @@ fn wait_still(dir: &Path, t: &Instant) {
         std::thread::sleep(Duration::from_secs(1));
         let now = dir_bytes(dir);
         still = if now == last { still + 1 } else { 0 };
-        last = now;
-    }
-}
-
-/// Waits until the process is idle (under 5 % of a core over 2 s), at
-/// most 5 minutes.
-fn settle_short(pid: u32) {
-    let began = Instant::now();
-    let mut last = cpu_seconds(&pid.to_string());
-    while began.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_secs(2));
-        let now = cpu_seconds(&pid.to_string());
-        if now - last < 0.1 {
-            return;
-        }
         last = now;
     }
 }
