@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use nines_engine::index::{MatchOp, Matcher};
-use nines_engine::options::{DAY_MS, MINUTE_MS};
+use nines_engine::options::DAY_MS;
 use nines_engine::read::ReadScratch;
 use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions};
@@ -75,9 +75,7 @@ fn main() {
         let mut scratch = ReadScratch::default();
         for _ in 0..runs {
             let t0 = Instant::now();
-            let hs = snap
-                .select_with_rollups(&matchers, a - MINUTE_MS, b)
-                .unwrap();
+            let hs = snap.select_for_windows(&matchers, &[(a, b)]).unwrap();
             sel.push(t0.elapsed());
             let t0 = Instant::now();
             for h in &hs {
@@ -90,7 +88,7 @@ fn main() {
             all.push(t0.elapsed());
             assert!(matches!(v, Value::Vector(ref v) if v.len() == 1));
         }
-        println!("{name}: select_with_rollups {}", stats(sel));
+        println!("{name}: select_for_windows {}", stats(sel));
         println!("{name}: summarize x1000 (1 thread) {}", stats(sum));
         println!("{name}: whole query {}", stats(all));
     }

@@ -104,13 +104,23 @@ proptest! {
         let mut scratch = ReadScratch::default();
         let (mut ts, mut vs) = (Vec::new(), Vec::new());
         let sample_times = &series[0].1;
-        for &(start, len, on_sample) in &windows {
-            let (mut lo, hi) = (start - HOUR_MS, start + len);
-            if on_sample {
-                // a window opening exactly at a sample: that one is out
-                let i = sample_times.partition_point(|&t| t <= lo);
-                lo = sample_times[i.saturating_sub(1)];
-            }
+        let bounds: Vec<(i64, i64)> = windows
+            .iter()
+            .map(|&(start, len, on_sample)| {
+                let (mut lo, hi) = (start - HOUR_MS, start + len);
+                if on_sample {
+                    // a window opening exactly at a sample: that one is out
+                    let i = sample_times.partition_point(|&t| t <= lo);
+                    lo = sample_times[i.saturating_sub(1)];
+                }
+                (lo, hi)
+            })
+            .collect();
+        // handles that know only the files summaries of all windows read
+        let all_windows = snap.select_for_windows(&[], &bounds).unwrap();
+        for &(lo, hi) in &bounds {
+            // and of this window alone
+            let one_window = snap.select_for_windows(&[], &[(lo, hi)]).unwrap();
             for h in &handles {
                 ts.clear();
                 vs.clear();
@@ -119,6 +129,16 @@ proptest! {
                 for pass in 0..2 {
                     let got = snap.summarize(h, lo, hi, &mut scratch).unwrap();
                     prop_assert_eq!(got, raw, "pass {} window ({}, {}] of {}", pass, lo, hi, &h.labels);
+                }
+                for narrow in [&one_window, &all_windows] {
+                    match narrow.iter().find(|x| x.labels == h.labels) {
+                        Some(hn) => {
+                            let got = snap.summarize(hn, lo, hi, &mut scratch).unwrap();
+                            prop_assert_eq!(got, raw, "narrow select, window ({}, {}] of {}", lo, hi, &h.labels);
+                        }
+                        // not found: it has no sample in the window
+                        None => prop_assert_eq!(raw, Summary::EMPTY),
+                    }
                 }
             }
         }

@@ -168,7 +168,25 @@ impl Snapshot {
         mint: TimestampMs,
         maxt: TimestampMs,
     ) -> Result<()> {
+        self.select_raw_in(found, matchers, mint, maxt, None)
+    }
+
+    /// The raw sources of the series matching `matchers` with samples in
+    /// `[mint, maxt]`; with `rolled` (sorted, disjoint ranges inside it),
+    /// series of a kind with rollups only where they have samples in one
+    /// of those ranges (the rest of their data is read from buckets).
+    fn select_raw_in(
+        &self,
+        found: &mut Found,
+        matchers: &[Matcher],
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        rolled: Option<&[(TimestampMs, TimestampMs)]>,
+    ) -> Result<()> {
         let interner = &self.version.labels;
+        let in_rolled = |lo: TimestampMs, hi: TimestampMs| {
+            rolled.is_none_or(|r| overlaps_any(r, lo, hi).is_some())
+        };
         // A series is usually in every file: sized once, not grown by
         // doubling for each of thousands of handles.
         let n_files = self
@@ -182,9 +200,23 @@ impl Snapshot {
                 continue;
             }
             let dir = f.segment.directory(interner)?;
-            for ord in index::select(&f.segment, matchers) {
+            let mut ords = index::select(&f.segment, matchers);
+            if !in_rolled(f.min_t(), f.max_t()) {
+                // only series without rollups need this file
+                ords &= dir.no_rollups();
+            }
+            for ord in ords {
                 let e = dir.get(&f.segment, ord)?;
-                if !e.chunk.overlaps(mint, maxt) {
+                let wanted = match rolled {
+                    Some(r) if !dir.no_rollups().contains(ord) => {
+                        match e.chunk.min_t().zip(e.chunk.max_t()) {
+                            Some((lo, hi)) => overlaps_any(r, lo, hi).is_some(),
+                            None => false,
+                        }
+                    }
+                    _ => e.chunk.overlaps(mint, maxt),
+                };
+                if !wanted {
                     continue;
                 }
                 let h = found.handle(&e.labels);
@@ -201,14 +233,29 @@ impl Snapshot {
         if self.head.max_time().is_some_and(|t| t >= mint) {
             let lo = self.cut.max(mint.saturating_sub(1));
             for s in self.head.select(matchers) {
+                let mut labels = None;
                 let kind = {
                     let data = s.data.lock();
-                    if data.range(lo, maxt).is_empty() {
+                    let r = data.range(lo, maxt);
+                    if r.is_empty() {
                         continue;
+                    }
+                    if let Some(ranges) = rolled {
+                        // Rolled-up series: only with a sample in a range.
+                        let rolls = match data.kind {
+                            SeriesKind::Unknown => labels
+                                .insert(s.labels())
+                                .metric_name()
+                                .is_some_and(|n| SeriesKind::Unknown.has_rollups(Some(n))),
+                            k => k.has_rollups(None),
+                        };
+                        if rolls && !samples_in(&data.ts[r], ranges) {
+                            continue;
+                        }
                     }
                     data.kind
                 };
-                let labels = s.labels();
+                let labels = labels.unwrap_or_else(|| s.labels());
                 // A series in some file has an interned label set; one only
                 // in the head gets its own.
                 let key = interner.get(&labels).unwrap_or_else(|| Arc::new(labels));
@@ -218,6 +265,84 @@ impl Snapshot {
             }
         }
         Ok(())
+    }
+
+    /// Like [`Snapshot::select_with_rollups`], for summarizing each window
+    /// `(a, b]` of `windows` with [`Snapshot::summarize`]: of each file list
+    /// only the files some window's summary reads. A 30-day window then
+    /// visits the raw files of its two edge minutes and the 1 h files of
+    /// its two edge days instead of every file of the month.
+    ///
+    /// The files follow the plan of a series with buckets of every written
+    /// width: raw files for the raw pieces, and for each width the files of
+    /// its own pieces and of every finer piece (a raw edge is first looked
+    /// up in the bucket that contains it). A series without buckets of some
+    /// width in those files has no sample there, so its own plan, which
+    /// reads finer data over that stretch, finds nothing it misses. Series
+    /// of a kind without rollups get all their raw files in the windows.
+    pub fn select_for_windows(
+        &self,
+        matchers: &[Matcher],
+        windows: &[(TimestampMs, TimestampMs)],
+    ) -> Result<Vec<SeriesHandle>> {
+        let mut found = Found::new(&self.version);
+        let (Some(a), Some(b)) = (
+            windows.iter().map(|w| w.0).min(),
+            windows.iter().map(|w| w.1).max(),
+        ) else {
+            return Ok(found.into_sorted());
+        };
+        let levels = plan::written_levels(&self.version);
+        let mut pieces = Vec::new();
+        for &(a, b) in windows {
+            plan::split(&levels, a, b, &mut pieces);
+        }
+        let mut raw = Vec::new();
+        let mut rolled: BTreeMap<u32, Vec<(TimestampMs, TimestampMs)>> = BTreeMap::new();
+        for p in &pieces {
+            let (res_s, after, through) = match *p {
+                Piece::Raw { after, through } => (0, after, through),
+                Piece::Buckets {
+                    res_s,
+                    after,
+                    through,
+                } => (res_s, after, through),
+            };
+            if res_s == 0 {
+                raw.push((after.saturating_add(1), through));
+            }
+            for &(r, _) in levels.iter().filter(|l| l.0 >= res_s) {
+                let w = i64::from(r) * 1000;
+                rolled
+                    .entry(r)
+                    .or_default()
+                    .push((after.saturating_sub(w), through.saturating_add(w)));
+            }
+        }
+        let raw = coalesce(raw);
+        self.select_raw_in(&mut found, matchers, a.saturating_add(1), b, Some(&raw))?;
+        let interner = &self.version.labels;
+        for (res, files) in &self.version.rollups {
+            let Some(ranges) = rolled.remove(res).map(coalesce) else {
+                continue;
+            };
+            for (i, f) in files.iter().enumerate() {
+                if overlaps_any(&ranges, f.min_t(), f.max_t()).is_none() {
+                    continue;
+                }
+                let dir = f.segment.directory(interner)?;
+                for ord in index::select(&f.segment, matchers) {
+                    let e = dir.get(&f.segment, ord)?;
+                    let h = found.handle(&e.labels);
+                    h.note_kind(e.kind);
+                    h.rollups.entry(*res).or_default().push(Source {
+                        file: i as u32,
+                        ordinal: ord,
+                    });
+                }
+            }
+        }
+        Ok(found.into_sorted())
     }
 
     /// Like [`Snapshot::select`], and also finds each series' rollup
@@ -427,8 +552,8 @@ impl Snapshot {
                 Some(b) => b,
                 None => self.source_buckets(f, src.ordinal, w, scratch)?,
             };
-            let lo = all.partition_point(|b| b.end < mint);
-            let hi = all.partition_point(|b| b.end <= maxt);
+            let lo = first_ending_from(&all, mint, w);
+            let hi = first_ending_from(&all, maxt.saturating_add(1), w);
             out.extend_from_slice(&all[lo..hi.max(lo)]);
         }
         Ok(())
@@ -786,6 +911,72 @@ impl Snapshot {
         }
         Ok(values.into_iter().collect())
     }
+}
+
+/// The index of the first of `buckets` (ends rising, multiples of `w`)
+/// that ends at or after `t`. Buckets are usually gapless, so bucket `i`
+/// ends at `first + i * w`: that guess is checked first (one or two cache
+/// lines instead of a binary search's dozen over a year of buckets); with
+/// gaps the answer lies before the guess.
+fn first_ending_from(buckets: &[Bucket], t: TimestampMs, w: i64) -> usize {
+    let Some(first) = buckets.first() else {
+        return 0;
+    };
+    if t <= first.end {
+        return 0;
+    }
+    let w = w.max(1);
+    let guess = (t - first.end).saturating_add(w - 1) / w;
+    let g = usize::try_from(guess)
+        .unwrap_or(usize::MAX)
+        .min(buckets.len());
+    // buckets[g - 1] ends at or after first + (g - 1) * w, maybe at or after t
+    if buckets[g - 1].end < t {
+        return g;
+    }
+    buckets[..g].partition_point(|b| b.end < t)
+}
+
+/// Sorted, merged copies of closed ranges `[lo, hi]`.
+fn coalesce(mut r: Vec<(TimestampMs, TimestampMs)>) -> Vec<(TimestampMs, TimestampMs)> {
+    r.retain(|x| x.0 <= x.1);
+    r.sort_unstable();
+    let mut out: Vec<(TimestampMs, TimestampMs)> = Vec::with_capacity(r.len());
+    for x in r {
+        match out.last_mut() {
+            Some(last) if x.0 <= last.1.saturating_add(1) => last.1 = last.1.max(x.1),
+            _ => out.push(x),
+        }
+    }
+    out
+}
+
+/// The first of the sorted, disjoint `ranges` that meets `[lo, hi]`.
+fn overlaps_any(
+    ranges: &[(TimestampMs, TimestampMs)],
+    lo: TimestampMs,
+    hi: TimestampMs,
+) -> Option<usize> {
+    let i = ranges.partition_point(|r| r.1 < lo);
+    (i < ranges.len() && ranges[i].0 <= hi).then_some(i)
+}
+
+/// Whether one of the (sorted) times `ts` lies in one of the sorted,
+/// disjoint `ranges`.
+fn samples_in(ts: &[TimestampMs], ranges: &[(TimestampMs, TimestampMs)]) -> bool {
+    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+        return false;
+    };
+    let Some(i) = overlaps_any(ranges, first, last) else {
+        return false;
+    };
+    ranges[i..]
+        .iter()
+        .take_while(|r| r.0 <= last)
+        .any(|&(a, b)| {
+            ts.get(ts.partition_point(|&t| t < a))
+                .is_some_and(|&t| t <= b)
+        })
 }
 
 /// Sorts `ts[start..]` (with `vs`) by time, keeping for equal timestamps the

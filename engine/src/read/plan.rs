@@ -73,8 +73,26 @@ fn plan_with(
     out
 }
 
+/// Every written rollup width of the version: (width in seconds, written
+/// through), coarsest first. What [`plan`] uses for a series that has
+/// buckets of every width.
+pub(crate) fn written_levels(version: &Version) -> Vec<(u32, TimestampMs)> {
+    let mut levels: Vec<(u32, TimestampMs)> = version
+        .rollups_through
+        .iter()
+        .map(|(r, t)| (*r, *t))
+        .collect();
+    levels.sort_by_key(|l| std::cmp::Reverse(l.0));
+    levels
+}
+
 /// `levels`: (width in seconds, written through), coarsest first.
-fn split(levels: &[(u32, TimestampMs)], a: TimestampMs, b: TimestampMs, out: &mut Vec<Piece>) {
+pub(crate) fn split(
+    levels: &[(u32, TimestampMs)],
+    a: TimestampMs,
+    b: TimestampMs,
+    out: &mut Vec<Piece>,
+) {
     if a >= b {
         return;
     }

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use roaring::RoaringBitmap;
+
 use super::reader::{Chunk, Segment};
 use crate::error::{Error, Result};
 use crate::read::LabelInterner;
@@ -27,21 +29,37 @@ pub struct DirEntry {
 #[derive(Debug, Default)]
 pub struct Directory {
     entries: Vec<DirEntry>,
+    /// The ordinals of series whose kind has no rollups
+    /// ([`SeriesKind::has_rollups`]): a read that answers rolled-up series
+    /// from buckets still needs all raw data of these.
+    no_rollups: RoaringBitmap,
 }
 
 impl Directory {
     pub(crate) fn build(seg: &Segment, interner: &LabelInterner) -> Result<Directory> {
         let n = seg.series_count();
         let mut entries = Vec::with_capacity(n as usize);
+        let mut no_rollups = RoaringBitmap::new();
         for ord in 0..n {
             let e = seg.series(ord)?;
+            if !e.kind.has_rollups(e.labels.metric_name()) {
+                no_rollups.insert(ord);
+            }
             entries.push(DirEntry {
                 labels: interner.intern(e.labels),
                 kind: e.kind,
                 chunk: e.chunk,
             });
         }
-        Ok(Directory { entries })
+        Ok(Directory {
+            entries,
+            no_rollups,
+        })
+    }
+
+    /// The ordinals of series of a kind without rollups.
+    pub fn no_rollups(&self) -> &RoaringBitmap {
+        &self.no_rollups
     }
 
     /// The entry of series `ordinal`; an error for an ordinal the postings
@@ -70,6 +88,7 @@ impl Directory {
     /// Bytes this directory holds (the interned label sets not included).
     pub fn mem_bytes(&self) -> usize {
         std::mem::size_of::<Directory>()
+            + self.no_rollups.serialized_size()
             + self
                 .entries
                 .iter()

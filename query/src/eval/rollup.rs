@@ -104,17 +104,48 @@ impl Evaluator<'_> {
         };
         let (mint, maxt) = (first - w.range, last);
         self.check("series selection")?;
-        let handles = self.snap.select_with_rollups(&sel.matchers, mint, maxt)?;
-        let out = self.par_map(handles, |h, scratch| {
+        // Handles that know only the files the summaries read (for a 30-day
+        // window, the edges' raw and fine-bucket files, not the month's).
+        let windows: Vec<(i64, i64)> = w.ends.iter().map(|&e| (e - w.range - 1, e)).collect();
+        let handles = self.snap.select_for_windows(&sel.matchers, &windows)?;
+        let mut out: Vec<Option<PerSeries>> = Vec::with_capacity(handles.len());
+        let mut raw_labels = Vec::new();
+        for (labels, points) in self.par_map(handles, |h, scratch| {
             if let Some(points) = self.summarized(w, h, &mut scratch.read)? {
                 self.rollup_series.fetch_add(1, Ordering::Relaxed);
-                return Ok((h.labels.clone(), points));
+                return Ok((h.labels.clone(), Some(points)));
             }
-            self.read(h, mint, maxt, scratch)?;
-            drop_stale(&mut scratch.ts, &mut scratch.vs);
-            Ok((h.labels.clone(), w.slide(&scratch.ts, &scratch.vs)?))
-        })?;
-        Ok(Some(out))
+            Ok((h.labels.clone(), None))
+        })? {
+            match points {
+                Some(points) => out.push(Some((labels, points))),
+                None => {
+                    raw_labels.push((out.len(), labels));
+                    out.push(None);
+                }
+            }
+        }
+        if !raw_labels.is_empty() {
+            // Some window of these is not exact from buckets: all their raw
+            // samples, from a select that knows every raw file.
+            let all = self.select(sel, mint, maxt)?;
+            let wanted: Vec<(usize, SeriesHandle)> = raw_labels
+                .into_iter()
+                .filter_map(|(slot, labels)| {
+                    let i = all.binary_search_by(|h| h.labels.cmp(&labels)).ok()?;
+                    Some((slot, all[i].clone()))
+                })
+                .collect();
+            let read = self.par_map(wanted, |(slot, h), scratch| {
+                self.read(h, mint, maxt, scratch)?;
+                drop_stale(&mut scratch.ts, &mut scratch.vs);
+                Ok((*slot, h.labels.clone(), w.slide(&scratch.ts, &scratch.vs)?))
+            })?;
+            for (slot, labels, points) in read {
+                out[slot] = Some((labels, points));
+            }
+        }
+        Ok(Some(out.into_iter().flatten().collect()))
     }
 
     /// One series from summaries; `None` when some window needs raw

@@ -41,30 +41,38 @@ fn counter(seed: u64, days: i64, step: f64) -> Vec<(i64, f64)> {
 fn db() -> Db {
     let db = Db::with(|o| o.rollup_delay_ms.clear());
     let days = 3;
-    for s in 0..6u64 {
-        let samples = counter(s, days, 1.0);
-        let kind = if s == 0 {
-            SeriesKind::Unknown
-        } else {
-            SeriesKind::Counter
-        };
-        db.add_kind("req_total", &[("s", &s.to_string())], kind, &samples);
-    }
+    type Series = (String, SeriesKind, Vec<(i64, f64)>);
+    let mut series: Vec<Series> = (0..6u64)
+        .map(|s| {
+            let kind = if s == 0 {
+                SeriesKind::Unknown
+            } else {
+                SeriesKind::Counter
+            };
+            (s.to_string(), kind, counter(s, days, 1.0))
+        })
+        .collect();
     // not exact integers: answered raw
-    db.add_kind(
-        "req_total",
-        &[("s", "frac")],
-        SeriesKind::Counter,
-        &counter(10, days, 0.1),
-    );
+    series.push(("frac".into(), SeriesKind::Counter, counter(10, days, 0.1)));
     // delta temporality: Prometheus's increase is not the summed deltas
-    db.add_kind(
-        "req_total",
-        &[("s", "delta")],
+    series.push((
+        "delta".into(),
         SeriesKind::DeltaCounter,
-        &counter(11, days, 1.0),
-    );
-    db.engine.compact_all().unwrap();
+        counter(11, days, 1.0),
+    ));
+    // A day at a time, flushed and compacted as the background does it
+    // (`compact_all` would merge the days into one file): long windows then
+    // have raw files in the middle that a summary does not read but a raw
+    // fallback must.
+    for day in 0..days + 1 {
+        for (s, kind, samples) in &series {
+            let today: Vec<(i64, f64)> =
+                samples.iter().filter(|p| p.0 / D == day).copied().collect();
+            db.add_kind("req_total", &[("s", s)], *kind, &today);
+        }
+        db.engine.maintain().unwrap();
+    }
+    assert!(db.engine.snapshot().version().raw.len() >= 3);
     db
 }
 
