@@ -422,7 +422,7 @@ impl Inner {
                 .map(|l| crate::index::Matcher::equal(l.name.clone(), l.value.clone()))
                 .collect();
             for h in snap.select(&matchers, lo, hi)? {
-                if h.labels != labels {
+                if *h.labels != labels {
                     continue;
                 }
                 let (mut ts, mut vs) = (Vec::new(), Vec::new());

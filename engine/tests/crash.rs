@@ -172,7 +172,7 @@ fn acknowledged_writes_survive_sigkill() {
         );
         let mut lengths = BTreeMap::new();
         for (s, h) in handles.iter().enumerate() {
-            assert_eq!(h.labels, labels(s));
+            assert_eq!(*h.labels, labels(s));
             let (mut ts, mut vs) = (Vec::new(), Vec::new());
             snap.read_samples(
                 h,

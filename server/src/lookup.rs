@@ -54,7 +54,10 @@ pub fn series(
             all.insert(h.labels);
         }
     }
-    Ok(all.into_iter().collect())
+    Ok(all
+        .into_iter()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect())
 }
 
 /// The selectors, or one empty matcher list (every series) when there are none.

@@ -452,7 +452,7 @@ impl Sums {
                 prev = Some(t.last_v);
             }
             if let Some(f) = steps.iter().chain([&t]).find(|st| !st.is_empty()) {
-                s.first.insert(h.labels.clone(), f.first_t);
+                s.first.insert(Labels::clone(&h.labels), f.first_t);
             }
             s.note_last(&h, prev);
         }
@@ -514,7 +514,7 @@ impl Sums {
             }
             self.note_last(&h, prev);
             if let Some(f) = seen {
-                self.first.entry(h.labels.clone()).or_insert(f);
+                self.first.entry(Labels::clone(&h.labels)).or_insert(f);
             }
         }
         if whole > 0 {

@@ -37,14 +37,14 @@ pub struct Snapshot {
 /// One series found by a select, with where its data lives.
 #[derive(Clone)]
 pub struct SeriesHandle {
-    pub labels: Labels,
+    /// The label set, interned: shared with the engine's interner (cloning
+    /// a handle allocates nothing), and a select matches series across
+    /// files by its address.
+    pub labels: Arc<Labels>,
     pub kind: SeriesKind,
     raw: Vec<Source>,
     head: Option<Arc<MemSeries>>,
     rollups: BTreeMap<u32, Vec<Source>>,
-    /// The interned label set; a select matches series by its address, so
-    /// the handle keeps it alive.
-    key: Arc<Labels>,
     /// The files `raw` and `rollups` index into (one `Arc` per handle, not
     /// one per file: handles are many and short-lived).
     files: Arc<Version>,
@@ -67,12 +67,11 @@ impl SeriesHandle {
     fn new(key: Arc<Labels>, files: Arc<Version>) -> SeriesHandle {
         SeriesHandle {
             files,
-            labels: Labels::clone(&key),
+            labels: key,
             kind: SeriesKind::Unknown,
             raw: Vec::new(),
             head: None,
             rollups: BTreeMap::new(),
-            key,
         }
     }
 
@@ -117,7 +116,7 @@ impl Found {
 
     fn into_sorted(self) -> Vec<SeriesHandle> {
         let mut h = self.handles;
-        h.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        h.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         h
     }
 }

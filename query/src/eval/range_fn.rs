@@ -248,7 +248,7 @@ impl Evaluator<'_> {
                     self.par_map(handles, |h, scratch| {
                         self.read(h, mint, maxt, scratch)?;
                         drop_stale(&mut scratch.ts, &mut scratch.vs);
-                        Ok((h.labels.clone(), w.slide(&scratch.ts, &scratch.vs)?))
+                        Ok((Labels::clone(&h.labels), w.slide(&scratch.ts, &scratch.vs)?))
                     })?
                 }
             }

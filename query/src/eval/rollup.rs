@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 
 use nines_engine::read::{ReadScratch, SeriesHandle};
 use nines_engine::rollup::{Counting, Summary};
+use nines_engine::Labels;
 
 use super::range_fn::{PerSeries, RangeFn, Windows};
 use super::selector::drop_stale;
@@ -113,9 +114,9 @@ impl Evaluator<'_> {
         for (labels, points) in self.par_map(handles, |h, scratch| {
             if let Some(points) = self.summarized(w, h, &mut scratch.read)? {
                 self.rollup_series.fetch_add(1, Ordering::Relaxed);
-                return Ok((h.labels.clone(), Some(points)));
+                return Ok((Labels::clone(&h.labels), Some(points)));
             }
-            Ok((h.labels.clone(), None))
+            Ok((Labels::clone(&h.labels), None))
         })? {
             match points {
                 Some(points) => out.push(Some((labels, points))),
@@ -132,14 +133,18 @@ impl Evaluator<'_> {
             let wanted: Vec<(usize, SeriesHandle)> = raw_labels
                 .into_iter()
                 .filter_map(|(slot, labels)| {
-                    let i = all.binary_search_by(|h| h.labels.cmp(&labels)).ok()?;
+                    let i = all.binary_search_by(|h| (*h.labels).cmp(&labels)).ok()?;
                     Some((slot, all[i].clone()))
                 })
                 .collect();
             let read = self.par_map(wanted, |(slot, h), scratch| {
                 self.read(h, mint, maxt, scratch)?;
                 drop_stale(&mut scratch.ts, &mut scratch.vs);
-                Ok((*slot, h.labels.clone(), w.slide(&scratch.ts, &scratch.vs)?))
+                Ok((
+                    *slot,
+                    Labels::clone(&h.labels),
+                    w.slide(&scratch.ts, &scratch.vs)?,
+                ))
             })?;
             for (slot, labels, points) in read {
                 out[slot] = Some((labels, points));

@@ -6,8 +6,8 @@
 //! if that sample is a stale marker. Range vectors hold the samples of
 //! `[t - range, t]`, both ends included, without stale markers.
 
-use nines_engine::is_stale_marker;
 use nines_engine::read::SeriesHandle;
+use nines_engine::{is_stale_marker, Labels};
 
 use super::node::read_time;
 use super::par::Scratch;
@@ -63,7 +63,7 @@ impl Evaluator<'_> {
             self.read(h, mint, maxt, scratch)?;
             drop_stale(&mut scratch.ts, &mut scratch.vs);
             Ok(RawSeries {
-                labels: h.labels.clone(),
+                labels: Labels::clone(&h.labels),
                 ts: scratch.ts.clone(),
                 vs: scratch.vs.clone(),
             })
@@ -126,7 +126,7 @@ impl Evaluator<'_> {
             let points = instant_points(&scratch.ts, &scratch.vs, &times, lookback, &value);
             self.count_samples(points.len())?;
             Ok(StepSeries {
-                labels: h.labels.clone(),
+                labels: Labels::clone(&h.labels),
                 points,
             })
         })?;
