@@ -3,48 +3,80 @@
 //! rows), so a dashboard or SLO that asks about the same series again finds
 //! them decoded instead of rebuilding decoders and decoding pages.
 //!
+//! Each entry lives in a [`Slot`] of the file's series directory, next to
+//! the series' chunk that a read looks at anyway: a lookup is the slot's
+//! lock, not a hash probe into a table of tens of thousands of entries (a
+//! 30-day window looks up about seven per series).
+//!
 //! Eviction is by two generations, an approximation of LRU that costs O(1)
-//! per access: new and re-used entries go to the hot map; when the hot map
-//! holds half the budget it becomes the cold map (the old cold one is
-//! dropped); a hit in the cold map moves the entry back to the hot one.
-//! Together they never hold more than the budget (plus one entry).
+//! per access: entries are stamped with the epoch they were last used in;
+//! entries put in or used again in the current epoch are charged to it;
+//! when the current epoch holds half the budget a new one starts, and the
+//! entries not used since before the previous one are dropped by a sweep
+//! over the slots of the live files. Together the two epochs hold at most
+//! the budget (plus one entry). An entry's bytes are given back when it is
+//! dropped, by the sweep or with its file.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::rollup::Bucket;
 
-/// (file id, series ordinal in the file).
-pub type CacheKey = (u64, u32);
-
 /// The default budget: 64 MiB holds the 1 h and 1 d buckets of 1,000
 /// counters for about a year.
 pub const DEFAULT_BUCKET_CACHE_BYTES: usize = 64 << 20;
 
-/// Bytes an entry is charged besides its buckets (map slot, `Arc` header).
+/// Bytes an entry is charged besides its buckets (slot, `Arc` headers).
 const ENTRY_OVERHEAD: usize = 64;
 
+/// The budget and what is held against it, shared by every entry.
 pub struct BucketCache {
     budget: usize,
-    gens: Mutex<Generations>,
+    account: Arc<Account>,
+    /// One sweep at a time; a thread that finds one running skips its own.
+    sweeping: Mutex<()>,
 }
 
-type Map = HashMap<CacheKey, Arc<[Bucket]>, FastHash>;
+struct Account {
+    /// Bytes charged to every entry alive.
+    bytes: AtomicUsize,
+    /// Bytes put in or used again in the current epoch.
+    current: AtomicUsize,
+    epoch: AtomicU32,
+}
+
+/// The cache slot of one series in one rollup file.
+#[derive(Default)]
+pub struct Slot(Mutex<Option<Cached>>);
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().as_ref().map(|c| c.buckets.len());
+        f.debug_tuple("Slot").field(&held).finish()
+    }
+}
+
+struct Cached {
+    buckets: Arc<[Bucket]>,
+    /// The epoch it was last used in.
+    used: u32,
+    account: Arc<Account>,
+}
+
+impl Drop for Cached {
+    fn drop(&mut self) {
+        self.account
+            .bytes
+            .fetch_sub(charge(&self.buckets), Ordering::Relaxed);
+    }
+}
 
 /// For maps keyed by integers the engine chooses (file ids, ordinals,
 /// addresses), not by users.
 pub(crate) type FastHash = BuildHasherDefault<KeyHasher>;
-
-#[derive(Default)]
-struct Generations {
-    hot: Map,
-    hot_bytes: usize,
-    cold: Map,
-    cold_bytes: usize,
-}
 
 /// Keys are integers chosen by the engine, not by users, so a
 /// multiply-rotate mix is enough (and far cheaper than SipHash).
@@ -86,49 +118,78 @@ impl BucketCache {
     pub fn new(budget: usize) -> BucketCache {
         BucketCache {
             budget,
-            gens: Mutex::new(Generations::default()),
+            account: Arc::new(Account {
+                bytes: AtomicUsize::new(0),
+                current: AtomicUsize::new(0),
+                epoch: AtomicU32::new(1),
+            }),
+            sweeping: Mutex::new(()),
         }
     }
 
-    pub fn get(&self, key: CacheKey) -> Option<Arc<[Bucket]>> {
-        let mut g = self.gens.lock();
-        if let Some(b) = g.hot.get(&key) {
-            return Some(Arc::clone(b));
+    /// The buckets held in `slot`, marking them used in this epoch.
+    pub fn get(&self, slot: &Slot) -> Option<Arc<[Bucket]>> {
+        let mut g = slot.0.lock();
+        let c = g.as_mut()?;
+        let epoch = self.account.epoch.load(Ordering::Relaxed);
+        if c.used + 1 < epoch || !Arc::ptr_eq(&c.account, &self.account) {
+            // missed by a sweep that ran while it was being used
+            *g = None;
+            return None;
         }
-        let b = g.cold.remove(&key)?;
-        g.cold_bytes -= charge(&b);
-        self.put(&mut g, key, Arc::clone(&b));
-        Some(b)
+        if c.used != epoch {
+            c.used = epoch;
+            self.account
+                .current
+                .fetch_add(charge(&c.buckets), Ordering::Relaxed);
+        }
+        Some(Arc::clone(&c.buckets))
     }
 
-    pub fn insert(&self, key: CacheKey, buckets: Arc<[Bucket]>) {
-        if charge(&buckets) > self.budget / 2 {
+    /// Puts `buckets` in `slot`. Returns whether the current epoch is full,
+    /// in which case the caller should [`BucketCache::sweep`] the slots of
+    /// its live files.
+    #[must_use]
+    pub fn insert(&self, slot: &Slot, buckets: Arc<[Bucket]>) -> bool {
+        let n = charge(&buckets);
+        if n > self.budget / 2 {
+            return false;
+        }
+        self.account.bytes.fetch_add(n, Ordering::Relaxed);
+        let old = slot.0.lock().replace(Cached {
+            buckets,
+            used: self.account.epoch.load(Ordering::Relaxed),
+            account: Arc::clone(&self.account),
+        });
+        drop(old);
+        self.account.current.fetch_add(n, Ordering::Relaxed) + n > self.budget / 2
+    }
+
+    /// Starts a new epoch and empties every slot of `slots` not used in the
+    /// epoch before it; skipped when another thread is sweeping or the
+    /// epoch was started by another thread meanwhile.
+    pub fn sweep<'a>(&self, slots: impl Iterator<Item = &'a Slot>) {
+        let Some(_guard) = self.sweeping.try_lock() else {
+            return;
+        };
+        if self.account.current.load(Ordering::Relaxed) <= self.budget / 2 {
             return;
         }
-        let mut g = self.gens.lock();
-        if let Some(old) = g.cold.remove(&key) {
-            g.cold_bytes -= charge(&old);
+        let epoch = self.account.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        self.account.current.store(0, Ordering::Relaxed);
+        for slot in slots {
+            let mut g = slot.0.lock();
+            if g.as_ref().is_some_and(|c| c.used + 1 < epoch) {
+                let old = g.take();
+                drop(g);
+                drop(old);
+            }
         }
-        self.put(&mut g, key, buckets);
-    }
-
-    fn put(&self, g: &mut Generations, key: CacheKey, b: Arc<[Bucket]>) {
-        let n = charge(&b);
-        if g.hot_bytes + n > self.budget / 2 {
-            g.cold = std::mem::take(&mut g.hot);
-            g.cold_bytes = g.hot_bytes;
-            g.hot_bytes = 0;
-        }
-        if let Some(old) = g.hot.insert(key, b) {
-            g.hot_bytes -= charge(&old);
-        }
-        g.hot_bytes += n;
     }
 
     /// Bytes charged to the entries held now.
     pub fn bytes(&self) -> usize {
-        let g = self.gens.lock();
-        g.hot_bytes + g.cold_bytes
+        self.account.bytes.load(Ordering::Relaxed)
     }
 }
 
@@ -150,20 +211,28 @@ mod tests {
     fn stays_within_budget_and_keeps_what_is_used() {
         let one = charge(&buckets(10));
         let c = BucketCache::new(10 * one);
-        for i in 0..100u32 {
-            c.insert((1, i), buckets(10));
-            // entry 0 is used all the time, so it survives every rotation
-            assert!(c.get((1, 0)).is_some(), "after {i}");
-            assert!(c.bytes() <= 10 * one);
+        let slots: Vec<Slot> = (0..100).map(|_| Slot::default()).collect();
+        for (i, slot) in slots.iter().enumerate() {
+            if c.insert(slot, buckets(10)) {
+                c.sweep(slots.iter());
+            }
+            // entry 0 is used all the time, so it survives every sweep
+            assert!(c.get(&slots[0]).is_some(), "after {i}");
+            assert!(c.bytes() <= 10 * one + one, "{} after {i}", c.bytes());
         }
-        assert!(c.get((1, 99)).is_some());
-        assert!(c.get((1, 50)).is_none());
-        assert!(c.get((2, 0)).is_none());
+        assert!(c.get(&slots[99]).is_some());
+        assert!(c.get(&slots[50]).is_none());
         // too big for the budget: not kept
-        c.insert((3, 0), buckets(1000));
-        assert!(c.get((3, 0)).is_none());
+        let big = Slot::default();
+        assert!(!c.insert(&big, buckets(1000)));
+        assert!(c.get(&big).is_none());
         let off = BucketCache::new(0);
-        off.insert((1, 1), buckets(1));
-        assert!(off.get((1, 1)).is_none());
+        let s = Slot::default();
+        assert!(!off.insert(&s, buckets(1)));
+        assert!(off.get(&s).is_none());
+        // an entry's bytes are given back with its slot
+        let before = c.bytes();
+        drop(slots);
+        assert!(c.bytes() < before);
     }
 }

@@ -12,7 +12,7 @@ mod plan;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-pub use cache::{BucketCache, CacheKey, DEFAULT_BUCKET_CACHE_BYTES};
+pub use cache::{BucketCache, Slot, DEFAULT_BUCKET_CACHE_BYTES};
 pub use interner::LabelInterner;
 pub use plan::Piece;
 
@@ -20,7 +20,7 @@ use crate::codec::DecodeScratch;
 use crate::error::Result;
 use crate::head::{Head, MemSeries};
 use crate::index::{self, Matcher};
-use crate::manifest::{self, LiveFile, Version};
+use crate::manifest::{LiveFile, Version};
 use crate::rollup::{self, Bucket, Counting, Summary};
 use crate::segment::ColumnBuf;
 use crate::types::{Labels, SeriesKind, TimestampMs};
@@ -534,12 +534,13 @@ impl Snapshot {
                 continue;
             }
             let seg = &f.segment;
-            let e = seg.directory(&self.version.labels)?.get(seg, src.ordinal)?;
+            let dir = seg.directory(&self.version.labels)?;
+            let e = dir.get(seg, src.ordinal)?;
             if !e.chunk.overlaps(mint, maxt) {
                 continue;
             }
-            let key = manifest::file_id(&f.entry.path).map(|id| (id, src.ordinal));
-            let cached = key.and_then(|k| self.version.buckets.get(k));
+            let slot = dir.slot(src.ordinal);
+            let cached = slot.and_then(|s| self.version.buckets.get(s));
             if cached.is_none() && narrow(&e.chunk, mint, maxt) {
                 // A window edge needs a few buckets of a long source: decode
                 // only the blocks that hold them, and leave the cache to the
@@ -549,7 +550,15 @@ impl Snapshot {
             }
             let all = match cached {
                 Some(b) => b,
-                None => self.source_buckets(f, src.ordinal, w, scratch)?,
+                None => {
+                    let b = self.decode_source(f, src.ordinal, w, scratch)?;
+                    if let Some(s) = slot {
+                        if self.version.buckets.insert(s, Arc::clone(&b)) {
+                            self.sweep_buckets();
+                        }
+                    }
+                    b
+                }
             };
             let lo = first_ending_from(&all, mint, w);
             let hi = first_ending_from(&all, maxt.saturating_add(1), w);
@@ -594,19 +603,14 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Every bucket of one rollup source, from the cache or decoded (and
-    /// then cached).
-    fn source_buckets(
+    /// Every bucket of one rollup source, decoded.
+    fn decode_source(
         &self,
         f: &LiveFile,
         ordinal: u32,
         w: i64,
         scratch: &mut ReadScratch,
     ) -> Result<Arc<[Bucket]>> {
-        let key = manifest::file_id(&f.entry.path).map(|id| (id, ordinal));
-        if let Some(b) = key.and_then(|k| self.version.buckets.get(k)) {
-            return Ok(b);
-        }
         if scratch.rollup_cols.len() == rollup::COLUMNS.len() {
             scratch.rollup_cols.iter_mut().for_each(ColumnBuf::clear);
         } else {
@@ -628,11 +632,21 @@ impl Snapshot {
                 "rollup segment does not have the rollup column layout",
             ));
         }
-        let buckets: Arc<[Bucket]> = buckets.into();
-        if let Some(k) = key {
-            self.version.buckets.insert(k, Arc::clone(&buckets));
-        }
-        Ok(buckets)
+        Ok(buckets.into())
+    }
+
+    /// Empties the bucket cache slots of this version's rollup files that
+    /// were not used lately (the cache's epoch is full).
+    fn sweep_buckets(&self) {
+        let labels = &self.version.labels;
+        self.version.buckets.sweep(
+            self.version
+                .rollups
+                .values()
+                .flatten()
+                .filter_map(|f| f.segment.directory(labels).ok())
+                .flat_map(|d| d.slots()),
+        );
     }
 
     fn read_source(

@@ -8,13 +8,13 @@
 //! 200 for a rollup series) plus an `Arc` pointer per series and file; the
 //! label set itself once per engine. `Directory::mem_bytes` measures it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use roaring::RoaringBitmap;
 
 use super::reader::{Chunk, Segment};
 use crate::error::{Error, Result};
-use crate::read::LabelInterner;
+use crate::read::{LabelInterner, Slot};
 use crate::types::{Labels, SeriesKind};
 
 /// One series of a segment.
@@ -33,6 +33,9 @@ pub struct Directory {
     /// ([`SeriesKind::has_rollups`]): a read that answers rolled-up series
     /// from buckets still needs all raw data of these.
     no_rollups: RoaringBitmap,
+    /// The bucket cache's slot of each series (rollup files), made on the
+    /// first use.
+    slots: OnceLock<Box<[Slot]>>,
 }
 
 impl Directory {
@@ -54,6 +57,7 @@ impl Directory {
         Ok(Directory {
             entries,
             no_rollups,
+            slots: OnceLock::new(),
         })
     }
 
@@ -77,6 +81,18 @@ impl Directory {
         })
     }
 
+    /// The bucket cache slot of series `ordinal` (`None` past the end).
+    pub fn slot(&self, ordinal: u32) -> Option<&Slot> {
+        self.slots
+            .get_or_init(|| (0..self.entries.len()).map(|_| Slot::default()).collect())
+            .get(ordinal as usize)
+    }
+
+    /// The slots made so far.
+    pub fn slots(&self) -> &[Slot] {
+        self.slots.get().map_or(&[], |s| s)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -89,6 +105,7 @@ impl Directory {
     pub fn mem_bytes(&self) -> usize {
         std::mem::size_of::<Directory>()
             + self.no_rollups.serialized_size()
+            + std::mem::size_of_val(self.slots())
             + self
                 .entries
                 .iter()
