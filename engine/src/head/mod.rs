@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+pub(crate) use series::count_at_or_before;
 pub use series::MemSeries;
 pub(crate) use series::{AppendBounds, Placement, SeriesData};
 

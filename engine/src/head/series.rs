@@ -260,9 +260,9 @@ impl SeriesData {
 
     /// The index range of samples with `lo < t <= hi`.
     pub fn range(&self, lo_exclusive: TimestampMs, hi: TimestampMs) -> std::ops::Range<usize> {
-        let a = self.ts.partition_point(|&t| t <= lo_exclusive);
-        let b = self.ts.partition_point(|&t| t <= hi);
-        a..b.max(a)
+        let b = count_at_or_before(&self.ts, hi);
+        let a = count_at_or_before(&self.ts[..b], lo_exclusive);
+        a..b
     }
 
     /// Bytes held for samples (length, not capacity).
@@ -271,9 +271,49 @@ impl SeriesData {
     }
 }
 
+/// How many of the sorted times `ts` are at or before `t`, searched from
+/// the end: reads ask mostly about the newest samples (windows ending now),
+/// which this finds in the last cache lines instead of by a binary search
+/// over the whole series.
+pub(crate) fn count_at_or_before(ts: &[TimestampMs], t: TimestampMs) -> usize {
+    let n = ts.len();
+    if ts.last().is_none_or(|&last| last <= t) {
+        return n;
+    }
+    // ts[n - 1] > t: widen the tail until its first time is at or before t
+    let mut step = 1;
+    let mut hi = n - 1; // ts[hi] > t
+    loop {
+        let lo = hi.saturating_sub(step);
+        if ts[lo] <= t {
+            return lo + 1 + ts[lo + 1..hi].partition_point(|&x| x <= t);
+        }
+        if lo == 0 {
+            return 0;
+        }
+        hi = lo;
+        step *= 2;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn searching_from_the_end_agrees_with_a_binary_search() {
+        for n in 0..70i64 {
+            // sorted, with repeats and gaps
+            let ts: Vec<i64> = (0..n).map(|i| i / 3 * 10 + i64::from(i % 3 == 2)).collect();
+            for t in -5..n * 4 + 5 {
+                assert_eq!(
+                    count_at_or_before(&ts, t),
+                    ts.partition_point(|&x| x <= t),
+                    "n {n} t {t}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn compact_labels_round_trip_and_compare() {

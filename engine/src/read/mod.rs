@@ -18,7 +18,7 @@ pub use plan::Piece;
 
 use crate::codec::DecodeScratch;
 use crate::error::Result;
-use crate::head::{Head, MemSeries};
+use crate::head::{count_at_or_before, Head, MemSeries};
 use crate::index::{self, Matcher};
 use crate::manifest::{LiveFile, Version};
 use crate::rollup::{self, Bucket, Counting, Summary};
@@ -235,22 +235,20 @@ impl Snapshot {
                 let mut labels = None;
                 let kind = {
                     let data = s.data.lock();
-                    let r = data.range(lo, maxt);
-                    if r.is_empty() {
+                    // Rolled-up series: only with a sample in a range.
+                    let rolls = rolled.filter(|_| match data.kind {
+                        SeriesKind::Unknown => labels
+                            .insert(s.labels())
+                            .metric_name()
+                            .is_some_and(|n| SeriesKind::Unknown.has_rollups(Some(n))),
+                        k => k.has_rollups(None),
+                    });
+                    let wanted = match rolls {
+                        Some(ranges) => samples_in(&data.ts, lo, maxt, ranges),
+                        None => !data.range(lo, maxt).is_empty(),
+                    };
+                    if !wanted {
                         continue;
-                    }
-                    if let Some(ranges) = rolled {
-                        // Rolled-up series: only with a sample in a range.
-                        let rolls = match data.kind {
-                            SeriesKind::Unknown => labels
-                                .insert(s.labels())
-                                .metric_name()
-                                .is_some_and(|n| SeriesKind::Unknown.has_rollups(Some(n))),
-                            k => k.has_rollups(None),
-                        };
-                        if rolls && !samples_in(&data.ts[r], ranges) {
-                            continue;
-                        }
                     }
                     data.kind
                 };
@@ -974,12 +972,18 @@ fn overlaps_any(
     (i < ranges.len() && ranges[i].0 <= hi).then_some(i)
 }
 
-/// Whether one of the (sorted) times `ts` lies in one of the sorted,
-/// disjoint `ranges`.
-fn samples_in(ts: &[TimestampMs], ranges: &[(TimestampMs, TimestampMs)]) -> bool {
+/// Whether one of the sorted times `ts` with `lo < t <= hi` lies in one of
+/// the sorted, disjoint `ranges`.
+fn samples_in(
+    ts: &[TimestampMs],
+    lo: TimestampMs,
+    hi: TimestampMs,
+    ranges: &[(TimestampMs, TimestampMs)],
+) -> bool {
     let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
         return false;
     };
+    let (first, last) = (first.max(lo.saturating_add(1)), last.min(hi));
     let Some(i) = overlaps_any(ranges, first, last) else {
         return false;
     };
@@ -987,8 +991,9 @@ fn samples_in(ts: &[TimestampMs], ranges: &[(TimestampMs, TimestampMs)]) -> bool
         .iter()
         .take_while(|r| r.0 <= last)
         .any(|&(a, b)| {
-            ts.get(ts.partition_point(|&t| t < a))
-                .is_some_and(|&t| t <= b)
+            let (a, b) = (a.max(first), b.min(last));
+            let k = count_at_or_before(ts, a - 1);
+            ts.get(k).is_some_and(|&t| t <= b)
         })
 }
 

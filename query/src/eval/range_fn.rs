@@ -4,6 +4,8 @@
 //! `increase`, `resets` and `changes` cost O(1) per window from per-series
 //! precomputations; the others are computed over the window's slice.
 
+use std::sync::Arc;
+
 use nines_engine::Labels;
 
 use super::node::{check_unique_labels, read_time, unparen, ReadTime};
@@ -74,7 +76,9 @@ impl RangeFn {
 }
 
 /// One series' labels and its step-indexed results.
-pub(crate) type PerSeries = (Labels, Vec<(u32, f64)>);
+/// A series' label set (shared with the engine's interner where it came
+/// from a select) and its points.
+pub(crate) type PerSeries = (Arc<Labels>, Vec<(u32, f64)>);
 
 /// The steps of one range-function call: evaluation times, the window end
 /// each step reads, the range, and the scalar arguments per step (indexed
@@ -248,14 +252,14 @@ impl Evaluator<'_> {
                     self.par_map(handles, |h, scratch| {
                         self.read(h, mint, maxt, scratch)?;
                         drop_stale(&mut scratch.ts, &mut scratch.vs);
-                        Ok((Labels::clone(&h.labels), w.slide(&scratch.ts, &scratch.vs)?))
+                        Ok((Arc::clone(&h.labels), w.slide(&scratch.ts, &scratch.vs)?))
                     })?
                 }
             }
             Expr::Subquery(sq) => {
                 let series: Vec<RawSeries> = self.subquery(sq, steps)?;
                 self.par_map(series, |s, _| {
-                    Ok((s.labels.clone(), w.slide(&s.ts, &s.vs)?))
+                    Ok((Arc::new(s.labels.clone()), w.slide(&s.ts, &s.vs)?))
                 })?
             }
             _ => Vec::new(),
@@ -270,7 +274,7 @@ impl Evaluator<'_> {
             }
             self.count_samples(points.len())?;
             let labels = if f == RangeFn::Last {
-                labels
+                Arc::unwrap_or_clone(labels)
             } else {
                 labels.without_metric_name()
             };

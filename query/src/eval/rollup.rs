@@ -17,10 +17,10 @@
 //! samples for all its windows.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use nines_engine::read::{ReadScratch, SeriesHandle};
 use nines_engine::rollup::{Counting, Summary};
-use nines_engine::Labels;
 
 use super::range_fn::{PerSeries, RangeFn, Windows};
 use super::selector::drop_stale;
@@ -114,9 +114,9 @@ impl Evaluator<'_> {
         for (labels, points) in self.par_map(handles, |h, scratch| {
             if let Some(points) = self.summarized(w, h, &mut scratch.read)? {
                 self.rollup_series.fetch_add(1, Ordering::Relaxed);
-                return Ok((Labels::clone(&h.labels), Some(points)));
+                return Ok((Arc::clone(&h.labels), Some(points)));
             }
-            Ok((Labels::clone(&h.labels), None))
+            Ok((Arc::clone(&h.labels), None))
         })? {
             match points {
                 Some(points) => out.push(Some((labels, points))),
@@ -142,7 +142,7 @@ impl Evaluator<'_> {
                 drop_stale(&mut scratch.ts, &mut scratch.vs);
                 Ok((
                     *slot,
-                    Labels::clone(&h.labels),
+                    Arc::clone(&h.labels),
                     w.slide(&scratch.ts, &scratch.vs)?,
                 ))
             })?;
