@@ -2,16 +2,20 @@
 //! label set is held once, as one `Arc`, so series found in several files
 //! are matched by pointer instead of by comparing strings.
 
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::cache::FastHash;
 use crate::types::Labels;
 
 /// Interned label sets. A label set stays while some directory (or handle)
 /// holds it; ones only the interner holds are dropped as the set grows.
+///
+/// Sets are found by [`Labels::hash64`], the hash the head keeps for each
+/// of its series, so a head series finds its shared copy without decoding
+/// its labels ([`LabelInterner::get_hashed`]).
 #[derive(Default)]
 pub struct LabelInterner {
     inner: Mutex<Set>,
@@ -19,30 +23,10 @@ pub struct LabelInterner {
 
 #[derive(Default)]
 struct Set {
-    set: HashSet<Key>,
+    by_hash: HashMap<u64, Vec<Arc<Labels>>, FastHash>,
+    len: usize,
     /// Size after the last prune; the next prune runs at twice this.
     pruned_at: usize,
-}
-
-/// Hashes and compares by content; the `Borrow` impl lets a plain
-/// `&Labels` look one up.
-struct Key(Arc<Labels>);
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.0 == other.0
-    }
-}
-impl Eq for Key {}
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.hash(h);
-    }
-}
-impl std::borrow::Borrow<Labels> for Key {
-    fn borrow(&self) -> &Labels {
-        &self.0
-    }
 }
 
 /// Below this many entries the set is never pruned.
@@ -51,31 +35,53 @@ const MIN_PRUNE: usize = 4096;
 impl LabelInterner {
     /// The shared copy of `labels`, adding it if new.
     pub fn intern(&self, labels: Labels) -> Arc<Labels> {
+        let hash = labels.hash64();
         let mut s = self.inner.lock();
-        if let Some(k) = s.set.get(&labels) {
-            return Arc::clone(&k.0);
+        if let Some(a) = s.find(hash, |l| *l == labels) {
+            return a;
         }
-        if s.set.len() >= (2 * s.pruned_at).max(MIN_PRUNE) {
-            s.set.retain(|k| Arc::strong_count(&k.0) > 1);
-            s.pruned_at = s.set.len();
+        if s.len >= (2 * s.pruned_at).max(MIN_PRUNE) {
+            s.by_hash.retain(|_, v| {
+                v.retain(|a| Arc::strong_count(a) > 1);
+                !v.is_empty()
+            });
+            s.len = s.by_hash.values().map(Vec::len).sum();
+            s.pruned_at = s.len;
         }
         let a = Arc::new(labels);
-        s.set.insert(Key(Arc::clone(&a)));
+        s.by_hash.entry(hash).or_default().push(Arc::clone(&a));
+        s.len += 1;
         a
     }
 
     /// The shared copy of `labels` if some holder has it.
     pub fn get(&self, labels: &Labels) -> Option<Arc<Labels>> {
-        self.inner.lock().set.get(labels).map(|k| Arc::clone(&k.0))
+        self.get_hashed(labels.hash64(), |l| l == labels)
+    }
+
+    /// The shared copy of the label set whose [`Labels::hash64`] is `hash`
+    /// and for which `is` holds, if some holder has it.
+    pub fn get_hashed(&self, hash: u64, is: impl Fn(&Labels) -> bool) -> Option<Arc<Labels>> {
+        self.inner.lock().find(hash, is)
     }
 
     /// Number of label sets held (live or not yet pruned).
     pub fn len(&self) -> usize {
-        self.inner.lock().set.len()
+        self.inner.lock().len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Set {
+    fn find(&self, hash: u64, is: impl Fn(&Labels) -> bool) -> Option<Arc<Labels>> {
+        self.by_hash
+            .get(&hash)?
+            .iter()
+            .find(|a| is(a))
+            .map(Arc::clone)
     }
 }
 

@@ -114,6 +114,15 @@ impl Found {
         }
     }
 
+    /// Room for `n` series in all (the first file usually tells how many
+    /// a select finds), so that thousands of handles are not found by
+    /// growing and rehashing.
+    fn reserve(&mut self, n: usize) {
+        let more = n.saturating_sub(self.handles.len());
+        self.handles.reserve(more);
+        self.by_key.reserve(more);
+    }
+
     fn into_sorted(self) -> Vec<SeriesHandle> {
         let mut h = self.handles;
         h.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
@@ -204,6 +213,7 @@ impl Snapshot {
                 // only series without rollups need this file
                 ords &= dir.no_rollups();
             }
+            found.reserve(ords.len() as usize);
             for ord in ords {
                 let e = dir.get(&f.segment, ord)?;
                 let wanted = match rolled {
@@ -252,10 +262,12 @@ impl Snapshot {
                     }
                     data.kind
                 };
-                let labels = labels.unwrap_or_else(|| s.labels());
-                // A series in some file has an interned label set; one only
-                // in the head gets its own.
-                let key = interner.get(&labels).unwrap_or_else(|| Arc::new(labels));
+                // A series in some file has an interned label set (found by
+                // the hash the head keeps, without decoding its labels); one
+                // only in the head gets its own.
+                let key = interner
+                    .get_hashed(s.hash, |l| s.has_labels(l))
+                    .unwrap_or_else(|| Arc::new(labels.unwrap_or_else(|| s.labels())));
                 let h = found.handle(&key);
                 h.note_kind(kind);
                 h.head = Some(s);
@@ -323,19 +335,26 @@ impl Snapshot {
             let Some(ranges) = rolled.remove(res).map(coalesce) else {
                 continue;
             };
+            let wanted = |f: &LiveFile| overlaps_any(&ranges, f.min_t(), f.max_t()).is_some();
+            let n_files = files.iter().filter(|f| wanted(f)).count();
             for (i, f) in files.iter().enumerate() {
-                if overlaps_any(&ranges, f.min_t(), f.max_t()).is_none() {
+                if !wanted(f) {
                     continue;
                 }
                 let dir = f.segment.directory(interner)?;
-                for ord in index::select(&f.segment, matchers) {
+                let ords = index::select(&f.segment, matchers);
+                found.reserve(ords.len() as usize);
+                for ord in ords {
                     let e = dir.get(&f.segment, ord)?;
                     let h = found.handle(&e.labels);
                     h.note_kind(e.kind);
-                    h.rollups.entry(*res).or_default().push(Source {
-                        file: i as u32,
-                        ordinal: ord,
-                    });
+                    h.rollups
+                        .entry(*res)
+                        .or_insert_with(|| Vec::with_capacity(n_files))
+                        .push(Source {
+                            file: i as u32,
+                            ordinal: ord,
+                        });
                 }
             }
         }
