@@ -672,3 +672,79 @@ fn the_record_that_sealed_a_time_stays_its_anchor() {
     // an older snapshot does not see records written after it
     assert_eq!(engine.sealing_record(&first, 20_000).unwrap(), None);
 }
+
+#[test]
+fn bucket_cache_holds_its_budget_while_evicting_and_answers_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 48 << 10;
+    let mut o = opts(dir.path()).rollup_cache_bytes(budget);
+    o.rollup_delay_ms.clear();
+    // daily files, so a series has a 1 h source per day
+    o.compaction_ranges_ms = vec![DAY_MS];
+    let e = Engine::open(o).unwrap();
+    let n_series = 40u64;
+    let mut all = Vec::new();
+    for s in 0..n_series {
+        let (ts, vs) = counter(300 + s, 0, 4 * 24 * 240);
+        all.push((format!("j{s}"), ts, vs));
+    }
+    for day in 0..6 {
+        for (job, ts, vs) in &all {
+            let lo = ts.partition_point(|&t| t < day * DAY_MS);
+            let hi = ts.partition_point(|&t| t < (day + 1) * DAY_MS);
+            if hi > lo {
+                e.append(&WriteBatch {
+                    series: vec![series(
+                        "req",
+                        job,
+                        SeriesKind::Counter,
+                        ts[lo..hi].to_vec(),
+                        vs[lo..hi].to_vec(),
+                    )],
+                })
+                .unwrap();
+            }
+        }
+        e.maintain().unwrap();
+    }
+    let snap = e.snapshot();
+    assert!(snap.version().rollups[&3_600].len() >= 3);
+    let handles = snap.select_with_rollups(&[], i64::MIN, i64::MAX).unwrap();
+    let mut scratch = ReadScratch::default();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    // each 1 h source is at most a day: 24 buckets
+    let biggest = 24 * std::mem::size_of::<nines_engine::rollup::Bucket>() + 64;
+    let mut peak = 0;
+    for round in 0..2_000 {
+        // one series asked about all the time, the others at random
+        let h = if round % 2 == 0 {
+            &handles[0]
+        } else {
+            &handles[rng.gen_range(0..handles.len())]
+        };
+        let a = rng.gen_range(0..2 * DAY_MS);
+        let b = a + rng.gen_range(3 * HOUR_MS..2 * DAY_MS);
+        let (_, ts, vs) = all
+            .iter()
+            .find(|s| Some(s.0.as_str()) == h.labels.get("job"))
+            .unwrap();
+        let lo = ts.partition_point(|&t| t <= a);
+        let hi = ts.partition_point(|&t| t <= b);
+        let raw = Summary::of(Counting::Cumulative, &ts[lo..hi], &vs[lo..hi]);
+        assert_eq!(snap.summarize(h, a, b, &mut scratch).unwrap(), raw);
+        let held = snap.version().buckets.bytes();
+        assert!(
+            held <= budget + biggest,
+            "{held} bytes held, budget {budget}"
+        );
+        peak = peak.max(held);
+    }
+    // the budget was reached, so entries were evicted along the way
+    assert!(peak > budget / 2, "peak {peak}");
+    // files that go give their entries' bytes back
+    drop(handles);
+    drop(snap);
+    e.compact_all().unwrap();
+    let after = e.snapshot().version().buckets.bytes();
+    assert!(after < peak, "{after} bytes still held");
+}

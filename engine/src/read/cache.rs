@@ -9,20 +9,22 @@
 //! 30-day window looks up about seven per series).
 //!
 //! Eviction is by two generations, an approximation of LRU that costs O(1)
-//! per access: entries are stamped with the epoch they were last used in;
-//! entries put in or used again in the current epoch are charged to it;
-//! when the current epoch holds half the budget a new one starts, and the
-//! entries not used since before the previous one are dropped by a sweep
-//! over the slots of the live files. Together the two epochs hold at most
-//! the budget (plus one entry). An entry's bytes are given back when it is
-//! dropped, by the sweep or with its file.
+//! per access: entries are stamped with the epoch they were last used in,
+//! and each epoch keeps a list of the entries put in or used again in it
+//! (the file, weakly, and the series' ordinal). When the current epoch
+//! holds half the budget a new one starts, and the entries listed two
+//! epochs back that were not used since are dropped: the work is the
+//! length of that list, never a scan of every slot. Together the two
+//! epochs hold at most the budget (plus one entry). An entry's bytes are
+//! given back when it is dropped, by eviction or with its file.
 
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use crate::manifest::LiveFile;
 use crate::rollup::Bucket;
 
 /// The default budget: 64 MiB holds the 1 h and 1 d buckets of 1,000
@@ -36,8 +38,21 @@ const ENTRY_OVERHEAD: usize = 64;
 pub struct BucketCache {
     budget: usize,
     account: Arc<Account>,
-    /// One sweep at a time; a thread that finds one running skips its own.
-    sweeping: Mutex<()>,
+    /// The entries put in or used again in the current epoch and in the one
+    /// before.
+    lists: Mutex<Lists>,
+}
+
+#[derive(Default)]
+struct Lists {
+    current: Vec<Entry>,
+    previous: Vec<Entry>,
+}
+
+/// Where an entry lives: the series `ordinal` in `file`'s directory.
+struct Entry {
+    file: Weak<LiveFile>,
+    ordinal: u32,
 }
 
 struct Account {
@@ -123,37 +138,32 @@ impl BucketCache {
                 current: AtomicUsize::new(0),
                 epoch: AtomicU32::new(1),
             }),
-            sweeping: Mutex::new(()),
+            lists: Mutex::new(Lists::default()),
         }
     }
 
-    /// The buckets held in `slot`, marking them used in this epoch.
-    pub fn get(&self, slot: &Slot) -> Option<Arc<[Bucket]>> {
+    /// The buckets held in `slot` (series `ordinal` of `file`), marking
+    /// them used in this epoch.
+    pub fn get(&self, file: &Arc<LiveFile>, ordinal: u32, slot: &Slot) -> Option<Arc<[Bucket]>> {
         let mut g = slot.0.lock();
         let c = g.as_mut()?;
         let epoch = self.account.epoch.load(Ordering::Relaxed);
-        if c.used + 1 < epoch || !Arc::ptr_eq(&c.account, &self.account) {
-            // missed by a sweep that ran while it was being used
-            *g = None;
-            return None;
-        }
         if c.used != epoch {
             c.used = epoch;
-            self.account
-                .current
-                .fetch_add(charge(&c.buckets), Ordering::Relaxed);
+            let n = charge(&c.buckets);
+            let b = Arc::clone(&c.buckets);
+            drop(g);
+            self.note(file, ordinal, n);
+            return Some(b);
         }
         Some(Arc::clone(&c.buckets))
     }
 
-    /// Puts `buckets` in `slot`. Returns whether the current epoch is full,
-    /// in which case the caller should [`BucketCache::sweep`] the slots of
-    /// its live files.
-    #[must_use]
-    pub fn insert(&self, slot: &Slot, buckets: Arc<[Bucket]>) -> bool {
+    /// Puts `buckets` in `slot` (series `ordinal` of `file`).
+    pub fn insert(&self, file: &Arc<LiveFile>, ordinal: u32, slot: &Slot, buckets: Arc<[Bucket]>) {
         let n = charge(&buckets);
         if n > self.budget / 2 {
-            return false;
+            return;
         }
         self.account.bytes.fetch_add(n, Ordering::Relaxed);
         let old = slot.0.lock().replace(Cached {
@@ -162,27 +172,45 @@ impl BucketCache {
             account: Arc::clone(&self.account),
         });
         drop(old);
-        self.account.current.fetch_add(n, Ordering::Relaxed) + n > self.budget / 2
+        self.note(file, ordinal, n);
     }
 
-    /// Starts a new epoch and empties every slot of `slots` not used in the
-    /// epoch before it; skipped when another thread is sweeping or the
-    /// epoch was started by another thread meanwhile.
-    pub fn sweep<'a>(&self, slots: impl Iterator<Item = &'a Slot>) {
-        let Some(_guard) = self.sweeping.try_lock() else {
-            return;
+    /// Lists an entry put in or used again in the current epoch, charging
+    /// `n` bytes to it; starts a new epoch when it is full.
+    fn note(&self, file: &Arc<LiveFile>, ordinal: u32, n: usize) {
+        let entry = Entry {
+            file: Arc::downgrade(file),
+            ordinal,
         };
-        if self.account.current.load(Ordering::Relaxed) <= self.budget / 2 {
+        let mut lists = self.lists.lock();
+        lists.current.push(entry);
+        let full = self.account.current.fetch_add(n, Ordering::Relaxed) + n > self.budget / 2;
+        if !full {
             return;
         }
+        // A new epoch: what was listed two epochs back and not used since
+        // goes.
         let epoch = self.account.epoch.fetch_add(1, Ordering::Relaxed) + 1;
         self.account.current.store(0, Ordering::Relaxed);
-        for slot in slots {
+        let current = std::mem::take(&mut lists.current);
+        let old = std::mem::replace(&mut lists.previous, current);
+        drop(lists);
+        for e in old {
+            let Some(file) = e.file.upgrade() else {
+                continue;
+            };
+            let Some(slot) = file
+                .segment
+                .built_directory()
+                .and_then(|d| d.made_slot(e.ordinal))
+            else {
+                continue;
+            };
             let mut g = slot.0.lock();
             if g.as_ref().is_some_and(|c| c.used + 1 < epoch) {
-                let old = g.take();
+                let gone = g.take();
                 drop(g);
-                drop(old);
+                drop(gone);
             }
         }
     }
@@ -190,49 +218,5 @@ impl BucketCache {
     /// Bytes charged to the entries held now.
     pub fn bytes(&self) -> usize {
         self.account.bytes.load(Ordering::Relaxed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rollup::Summary;
-
-    fn buckets(n: usize) -> Arc<[Bucket]> {
-        (0..n)
-            .map(|i| Bucket {
-                end: i as i64,
-                summary: Summary::EMPTY,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn stays_within_budget_and_keeps_what_is_used() {
-        let one = charge(&buckets(10));
-        let c = BucketCache::new(10 * one);
-        let slots: Vec<Slot> = (0..100).map(|_| Slot::default()).collect();
-        for (i, slot) in slots.iter().enumerate() {
-            if c.insert(slot, buckets(10)) {
-                c.sweep(slots.iter());
-            }
-            // entry 0 is used all the time, so it survives every sweep
-            assert!(c.get(&slots[0]).is_some(), "after {i}");
-            assert!(c.bytes() <= 10 * one + one, "{} after {i}", c.bytes());
-        }
-        assert!(c.get(&slots[99]).is_some());
-        assert!(c.get(&slots[50]).is_none());
-        // too big for the budget: not kept
-        let big = Slot::default();
-        assert!(!c.insert(&big, buckets(1000)));
-        assert!(c.get(&big).is_none());
-        let off = BucketCache::new(0);
-        let s = Slot::default();
-        assert!(!off.insert(&s, buckets(1)));
-        assert!(off.get(&s).is_none());
-        // an entry's bytes are given back with its slot
-        let before = c.bytes();
-        drop(slots);
-        assert!(c.bytes() < before);
     }
 }

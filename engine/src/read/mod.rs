@@ -544,7 +544,7 @@ impl Snapshot {
             return Ok(());
         };
         for src in sources {
-            let Some(f) = file_of(files, src) else {
+            let Some(f) = files.get(src.file as usize) else {
                 continue;
             };
             if !f.overlaps(mint, maxt) {
@@ -556,8 +556,9 @@ impl Snapshot {
             if !e.chunk.overlaps(mint, maxt) {
                 continue;
             }
+            let cache = &self.version.buckets;
             let slot = dir.slot(src.ordinal);
-            let cached = slot.and_then(|s| self.version.buckets.get(s));
+            let cached = slot.and_then(|s| cache.get(f, src.ordinal, s));
             if cached.is_none() && narrow(&e.chunk, mint, maxt) {
                 // A window edge needs a few buckets of a long source: decode
                 // only the blocks that hold them, and leave the cache to the
@@ -570,9 +571,7 @@ impl Snapshot {
                 None => {
                     let b = self.decode_source(f, src.ordinal, w, scratch)?;
                     if let Some(s) = slot {
-                        if self.version.buckets.insert(s, Arc::clone(&b)) {
-                            self.sweep_buckets();
-                        }
+                        cache.insert(f, src.ordinal, s, Arc::clone(&b));
                     }
                     b
                 }
@@ -650,20 +649,6 @@ impl Snapshot {
             ));
         }
         Ok(buckets.into())
-    }
-
-    /// Empties the bucket cache slots of this version's rollup files that
-    /// were not used lately (the cache's epoch is full).
-    fn sweep_buckets(&self) {
-        let labels = &self.version.labels;
-        self.version.buckets.sweep(
-            self.version
-                .rollups
-                .values()
-                .flatten()
-                .filter_map(|f| f.segment.directory(labels).ok())
-                .flat_map(|d| d.slots()),
-        );
     }
 
     fn read_source(

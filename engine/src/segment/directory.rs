@@ -88,6 +88,11 @@ impl Directory {
             .get(ordinal as usize)
     }
 
+    /// The slot of series `ordinal` if the slots were made.
+    pub fn made_slot(&self, ordinal: u32) -> Option<&Slot> {
+        self.slots.get()?.get(ordinal as usize)
+    }
+
     /// The slots made so far.
     pub fn slots(&self) -> &[Slot] {
         self.slots.get().map_or(&[], |s| s)

@@ -231,6 +231,11 @@ impl Segment {
             .map_err(|(offset, rule)| Error::corrupted(&self.path, *offset, rule.clone()))
     }
 
+    /// The series directory if a read has built it.
+    pub fn built_directory(&self) -> Option<&Directory> {
+        self.directory.get()?.as_ref().ok()
+    }
+
     pub fn footer(&self) -> &Footer {
         &self.footer
     }
