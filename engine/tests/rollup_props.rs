@@ -125,6 +125,15 @@ proptest! {
                 ts.clear();
                 vs.clear();
                 snap.read_samples(h, lo + 1, hi, &mut scratch, &mut ts, &mut vs).unwrap();
+                // the samples of the window (an edge block may come from
+                // the cache) are those of a read of everything, which
+                // decodes every block whole
+                let (mut all_ts, mut all_vs) = (Vec::new(), Vec::new());
+                snap.read_samples(h, i64::MIN, i64::MAX, &mut scratch, &mut all_ts, &mut all_vs).unwrap();
+                let (x, y) = (all_ts.partition_point(|&t| t <= lo), all_ts.partition_point(|&t| t <= hi));
+                prop_assert_eq!(&ts[..], &all_ts[x..y], "times of ({}, {}] of {}", lo, hi, &h.labels);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+                prop_assert_eq!(bits(&vs), bits(&all_vs[x..y]), "values of ({}, {}] of {}", lo, hi, &h.labels);
                 let raw = Summary::of(Counting::Cumulative, &ts, &vs);
                 for pass in 0..2 {
                     let got = snap.summarize(h, lo, hi, &mut scratch).unwrap();

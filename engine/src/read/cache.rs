@@ -3,6 +3,12 @@
 //! rows), so a dashboard or SLO that asks about the same series again finds
 //! them decoded instead of rebuilding decoders and decoding pages.
 //!
+//! The same budget holds raw blocks read for a window's edge: a long
+//! window's summary needs the samples of a partial hour at its edges, and
+//! within the last days (before 1 m rollups are written) they come from a
+//! raw block of a day that every refresh of the same panel or alert would
+//! decode again.
+//!
 //! Each entry lives in a [`Slot`] of the file's series directory, next to
 //! the series' chunk that a read looks at anyway: a lookup is the slot's
 //! lock, not a hash probe into a table of tens of thousands of entries (a
@@ -26,6 +32,7 @@ use parking_lot::Mutex;
 
 use crate::manifest::LiveFile;
 use crate::rollup::Bucket;
+use crate::types::TimestampMs;
 
 /// The default budget: 64 MiB holds the 1 h and 1 d buckets of 1,000
 /// counters for about a year.
@@ -69,23 +76,48 @@ pub struct Slot(Mutex<Option<Cached>>);
 
 impl std::fmt::Debug for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.0.lock().as_ref().map(|c| c.buckets.len());
+        let held = self.0.lock().as_ref().map(|c| c.value.charge());
         f.debug_tuple("Slot").field(&held).finish()
     }
 }
 
 struct Cached {
-    buckets: Arc<[Bucket]>,
+    value: Value,
     /// The epoch it was last used in.
     used: u32,
     account: Arc<Account>,
+}
+
+/// What a slot holds: every bucket of a rollup source, or one decoded
+/// block of a raw source.
+#[derive(Clone)]
+pub enum Value {
+    Buckets(Arc<[Bucket]>),
+    Block(Arc<RawBlock>),
+}
+
+/// The samples of one block of a raw source (block `index` of its chunk).
+pub struct RawBlock {
+    pub index: usize,
+    pub ts: Vec<TimestampMs>,
+    pub vs: Vec<f64>,
+}
+
+impl Value {
+    fn charge(&self) -> usize {
+        ENTRY_OVERHEAD
+            + match self {
+                Value::Buckets(b) => std::mem::size_of_val(&**b),
+                Value::Block(b) => b.ts.len() * 8 + b.vs.len() * 8,
+            }
+    }
 }
 
 impl Drop for Cached {
     fn drop(&mut self) {
         self.account
             .bytes
-            .fetch_sub(charge(&self.buckets), Ordering::Relaxed);
+            .fetch_sub(self.value.charge(), Ordering::Relaxed);
     }
 }
 
@@ -118,10 +150,6 @@ impl Hasher for KeyHasher {
     }
 }
 
-fn charge(b: &[Bucket]) -> usize {
-    std::mem::size_of_val(b) + ENTRY_OVERHEAD
-}
-
 impl Default for BucketCache {
     fn default() -> Self {
         BucketCache::new(DEFAULT_BUCKET_CACHE_BYTES)
@@ -142,32 +170,43 @@ impl BucketCache {
         }
     }
 
-    /// The buckets held in `slot` (series `ordinal` of `file`), marking
-    /// them used in this epoch.
-    pub fn get(&self, file: &Arc<LiveFile>, ordinal: u32, slot: &Slot) -> Option<Arc<[Bucket]>> {
+    /// What `slot` (series `ordinal` of `file`) holds, marking it used in
+    /// this epoch.
+    pub fn get(&self, file: &Arc<LiveFile>, ordinal: u32, slot: &Slot) -> Option<Value> {
         let mut g = slot.0.lock();
         let c = g.as_mut()?;
         let epoch = self.account.epoch.load(Ordering::Relaxed);
+        let v = c.value.clone();
         if c.used != epoch {
             c.used = epoch;
-            let n = charge(&c.buckets);
-            let b = Arc::clone(&c.buckets);
             drop(g);
-            self.note(file, ordinal, n);
-            return Some(b);
+            self.note(file, ordinal, v.charge());
         }
-        Some(Arc::clone(&c.buckets))
+        Some(v)
     }
 
-    /// Puts `buckets` in `slot` (series `ordinal` of `file`).
-    pub fn insert(&self, file: &Arc<LiveFile>, ordinal: u32, slot: &Slot, buckets: Arc<[Bucket]>) {
-        let n = charge(&buckets);
+    /// The rollup buckets `slot` holds.
+    pub fn buckets(
+        &self,
+        file: &Arc<LiveFile>,
+        ordinal: u32,
+        slot: &Slot,
+    ) -> Option<Arc<[Bucket]>> {
+        match self.get(file, ordinal, slot)? {
+            Value::Buckets(b) => Some(b),
+            Value::Block(_) => None,
+        }
+    }
+
+    /// Puts `value` in `slot` (series `ordinal` of `file`).
+    pub fn insert(&self, file: &Arc<LiveFile>, ordinal: u32, slot: &Slot, value: Value) {
+        let n = value.charge();
         if n > self.budget / 2 {
             return;
         }
         self.account.bytes.fetch_add(n, Ordering::Relaxed);
         let old = slot.0.lock().replace(Cached {
-            buckets,
+            value,
             used: self.account.epoch.load(Ordering::Relaxed),
             account: Arc::clone(&self.account),
         });

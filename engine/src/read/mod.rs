@@ -12,7 +12,7 @@ mod plan;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-pub use cache::{BucketCache, Slot, DEFAULT_BUCKET_CACHE_BYTES};
+pub use cache::{BucketCache, RawBlock, Slot, Value, DEFAULT_BUCKET_CACHE_BYTES};
 pub use interner::LabelInterner;
 pub use plan::Piece;
 
@@ -56,11 +56,6 @@ pub struct SeriesHandle {
 struct Source {
     file: u32,
     ordinal: u32,
-}
-
-/// The file of `src` in `files`; handles only hold indices that exist.
-fn file_of<'a>(files: &'a [Arc<LiveFile>], src: &Source) -> Option<&'a LiveFile> {
-    files.get(src.file as usize).map(|f| &**f)
 }
 
 impl SeriesHandle {
@@ -487,16 +482,14 @@ impl Snapshot {
         for f in h
             .raw
             .iter()
-            .filter_map(|s| Some((file_of(files, s)?, s.ordinal)))
+            .filter_map(|s| Some((files.get(s.file as usize)?, s.ordinal)))
         {
             let (f, ordinal) = f;
             if !f.overlaps(mint, maxt) {
                 continue;
             }
             let before = cols[0].len();
-            if let Err(err) =
-                self.read_source(f, ordinal, mint, maxt, &mut scratch.decode, &mut cols)
-            {
+            if let Err(err) = self.read_raw_source(f, ordinal, mint, maxt, scratch, &mut cols) {
                 result = Err(err);
                 break;
             }
@@ -558,7 +551,7 @@ impl Snapshot {
             }
             let cache = &self.version.buckets;
             let slot = dir.slot(src.ordinal);
-            let cached = slot.and_then(|s| cache.get(f, src.ordinal, s));
+            let cached = slot.and_then(|s| cache.buckets(f, src.ordinal, s));
             if cached.is_none() && narrow(&e.chunk, mint, maxt) {
                 // A window edge needs a few buckets of a long source: decode
                 // only the blocks that hold them, and leave the cache to the
@@ -571,7 +564,7 @@ impl Snapshot {
                 None => {
                     let b = self.decode_source(f, src.ordinal, w, scratch)?;
                     if let Some(s) = slot {
-                        cache.insert(f, src.ordinal, s, Arc::clone(&b));
+                        cache.insert(f, src.ordinal, s, Value::Buckets(Arc::clone(&b)));
                     }
                     b
                 }
@@ -649,6 +642,66 @@ impl Snapshot {
             ));
         }
         Ok(buckets.into())
+    }
+
+    /// Appends the samples of one raw source in `[mint, maxt]`. A range
+    /// inside one block that does not take all of it (a window's edge) is
+    /// answered from that block decoded whole and kept in the bucket cache,
+    /// so the next window with an edge in the same block decodes nothing.
+    fn read_raw_source(
+        &self,
+        f: &Arc<LiveFile>,
+        ordinal: u32,
+        mint: TimestampMs,
+        maxt: TimestampMs,
+        scratch: &mut ReadScratch,
+        out: &mut [ColumnBuf; 2],
+    ) -> Result<()> {
+        let seg = &f.segment;
+        let dir = seg.directory(&self.version.labels)?;
+        let e = dir.get(seg, ordinal)?;
+        let blocks = &e.chunk.blocks;
+        let i = blocks.partition_point(|b| b.max_t < mint);
+        let edge = blocks.get(i).is_some_and(|b| {
+            b.min_t <= maxt
+                && (mint > b.min_t || maxt < b.max_t)
+                && blocks.get(i + 1).is_none_or(|next| next.min_t > maxt)
+        });
+        let slot = if edge { dir.slot(ordinal) } else { None };
+        let Some(slot) = slot else {
+            return seg.read_chunk(&e.chunk, &e.labels, mint, maxt, &mut scratch.decode, out);
+        };
+        let cache = &self.version.buckets;
+        let block = match cache.get(f, ordinal, slot) {
+            Some(Value::Block(b)) if b.index == i => b,
+            _ => {
+                let (lo, hi) = (blocks[i].min_t, blocks[i].max_t);
+                let rows = blocks[i].rows as usize;
+                let mut cols = [
+                    ColumnBuf::I64(Vec::with_capacity(rows)),
+                    ColumnBuf::F64(Vec::with_capacity(rows)),
+                ];
+                seg.read_chunk(&e.chunk, &e.labels, lo, hi, &mut scratch.decode, &mut cols)?;
+                let [ColumnBuf::I64(ts), ColumnBuf::F64(vs)] = cols else {
+                    unreachable!("constructed above with these variants")
+                };
+                let b = Arc::new(RawBlock { index: i, ts, vs });
+                cache.insert(f, ordinal, slot, Value::Block(Arc::clone(&b)));
+                b
+            }
+        };
+        let lo = block.ts.partition_point(|&t| t < mint);
+        let hi = block.ts.partition_point(|&t| t <= maxt).max(lo);
+        match out {
+            [ColumnBuf::I64(ts), ColumnBuf::F64(vs)] => {
+                ts.extend_from_slice(&block.ts[lo..hi]);
+                vs.extend_from_slice(&block.vs[lo..hi]);
+                Ok(())
+            }
+            _ => Err(crate::Error::InvalidArgument(
+                "raw reads take a time and a value column".into(),
+            )),
+        }
     }
 
     fn read_source(
