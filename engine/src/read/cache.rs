@@ -70,9 +70,10 @@ struct Account {
     epoch: AtomicU32,
 }
 
-/// The cache slot of one series in one rollup file.
+/// The cache slot of one series in one file: 16 bytes, made for a whole
+/// directory at its first use, so the entry itself is boxed.
 #[derive(Default)]
-pub struct Slot(Mutex<Option<Cached>>);
+pub struct Slot(Mutex<Option<Box<Cached>>>);
 
 impl std::fmt::Debug for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -205,11 +206,11 @@ impl BucketCache {
             return;
         }
         self.account.bytes.fetch_add(n, Ordering::Relaxed);
-        let old = slot.0.lock().replace(Cached {
+        let old = slot.0.lock().replace(Box::new(Cached {
             value,
             used: self.account.epoch.load(Ordering::Relaxed),
             account: Arc::clone(&self.account),
-        });
+        }));
         drop(old);
         self.note(file, ordinal, n);
     }
@@ -257,5 +258,16 @@ impl BucketCache {
     /// Bytes charged to the entries held now.
     pub fn bytes(&self) -> usize {
         self.account.bytes.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_small() {
+        // one per series and file once a file is read from the cache
+        assert!(std::mem::size_of::<Slot>() <= 16);
     }
 }
