@@ -642,14 +642,18 @@ fn main() {
                 );
             }
         }
-        let rss = import_rss.max(compact_rss).max(peak_rss(server.0.id()));
+        let server_rss = peak_rss(server.0.id());
+        let rss = import_rss.max(compact_rss).max(server_rss);
         systems.insert(
             "nines".into(),
             json!({"load_s": import_s, "merge_s": merge_s, "disk_bytes": disk,
-                   "bytes_per_sample": disk as f64 / samples as f64, "peak_rss_bytes": rss}),
+                   "bytes_per_sample": disk as f64 / samples as f64, "peak_rss_bytes": rss,
+                   "peak_rss_by_process": {"import": import_rss, "compact": compact_rss,
+                                           "server": server_rss}}),
         );
         println!(
-            "nines: import {import_s:.1} s, compact {merge_s:.1} s, {disk} bytes, peak RSS {rss}"
+            "nines: import {import_s:.1} s, compact {merge_s:.1} s, {disk} bytes, peak RSS {rss} \
+             (import {import_rss}, compact {compact_rss}, server {server_rss})"
         );
     }
 
