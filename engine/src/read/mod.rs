@@ -325,35 +325,49 @@ impl Snapshot {
         }
         let raw = coalesce(raw);
         self.select_raw_in(&mut found, matchers, a.saturating_add(1), b, Some(&raw))?;
-        let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let Some(ranges) = rolled.remove(res).map(coalesce) else {
                 continue;
             };
-            let wanted = |f: &LiveFile| overlaps_any(&ranges, f.min_t(), f.max_t()).is_some();
-            let n_files = files.iter().filter(|f| wanted(f)).count();
-            for (i, f) in files.iter().enumerate() {
-                if !wanted(f) {
-                    continue;
-                }
-                let dir = f.segment.directory(interner)?;
-                let ords = index::select(&f.segment, matchers);
-                found.reserve(ords.len() as usize);
-                for ord in ords {
-                    let e = dir.get(&f.segment, ord)?;
-                    let h = found.handle(&e.labels);
-                    h.note_kind(e.kind);
-                    h.rollups
-                        .entry(*res)
-                        .or_insert_with(|| Vec::with_capacity(n_files))
-                        .push(Source {
-                            file: i as u32,
-                            ordinal: ord,
-                        });
-                }
-            }
+            self.select_rollups(&mut found, matchers, *res, files, |f| {
+                overlaps_any(&ranges, f.min_t(), f.max_t()).is_some()
+            })?;
         }
         Ok(found.into_sorted())
+    }
+
+    /// Adds to `found` the series matching `matchers` in the files of
+    /// rollup width `res` (seconds) that `wanted` accepts.
+    fn select_rollups(
+        &self,
+        found: &mut Found,
+        matchers: &[Matcher],
+        res: u32,
+        files: &[Arc<LiveFile>],
+        wanted: impl Fn(&LiveFile) -> bool,
+    ) -> Result<()> {
+        let n_files = files.iter().filter(|f| wanted(f)).count();
+        for (i, f) in files.iter().enumerate() {
+            if !wanted(f) {
+                continue;
+            }
+            let dir = f.segment.directory(&self.version.labels)?;
+            let ords = index::select(&f.segment, matchers);
+            found.reserve(ords.len() as usize);
+            for ord in ords {
+                let e = dir.get(&f.segment, ord)?;
+                let h = found.handle(&e.labels);
+                h.note_kind(e.kind);
+                h.rollups
+                    .entry(res)
+                    .or_insert_with(|| Vec::with_capacity(n_files))
+                    .push(Source {
+                        file: i as u32,
+                        ordinal: ord,
+                    });
+            }
+        }
+        Ok(())
     }
 
     /// Like [`Snapshot::select`], and also finds each series' rollup
@@ -366,31 +380,11 @@ impl Snapshot {
     ) -> Result<Vec<SeriesHandle>> {
         let mut found = Found::new(&self.version);
         self.select_raw(&mut found, matchers, mint, maxt)?;
-        let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let w = i64::from(*res) * 1000;
-            let n_files = files
-                .iter()
-                .filter(|f| f.overlaps(mint, maxt.saturating_add(w)))
-                .count();
-            for (i, f) in files.iter().enumerate() {
-                if !f.overlaps(mint, maxt.saturating_add(w)) {
-                    continue;
-                }
-                let dir = f.segment.directory(interner)?;
-                for ord in index::select(&f.segment, matchers) {
-                    let e = dir.get(&f.segment, ord)?;
-                    let h = found.handle(&e.labels);
-                    h.note_kind(e.kind);
-                    h.rollups
-                        .entry(*res)
-                        .or_insert_with(|| Vec::with_capacity(n_files))
-                        .push(Source {
-                            file: i as u32,
-                            ordinal: ord,
-                        });
-                }
-            }
+            self.select_rollups(&mut found, matchers, *res, files, |f| {
+                f.overlaps(mint, maxt.saturating_add(w))
+            })?;
         }
         Ok(found.into_sorted())
     }
@@ -427,27 +421,14 @@ impl Snapshot {
         }
         let mut found = Found::new(&self.version);
         self.select_raw(&mut found, matchers, lo, maxt)?;
-        let interner = &self.version.labels;
         for (res, files) in &self.version.rollups {
             let Some(&res_from) = from.get(res) else {
                 continue;
             };
             let w = i64::from(*res) * 1000;
-            for (i, f) in files.iter().enumerate() {
-                if !f.overlaps(res_from, maxt.saturating_add(w)) {
-                    continue;
-                }
-                let dir = f.segment.directory(interner)?;
-                for ord in index::select(&f.segment, matchers) {
-                    let e = dir.get(&f.segment, ord)?;
-                    let h = found.handle(&e.labels);
-                    h.note_kind(e.kind);
-                    h.rollups.entry(*res).or_default().push(Source {
-                        file: i as u32,
-                        ordinal: ord,
-                    });
-                }
-            }
+            self.select_rollups(&mut found, matchers, *res, files, |f| {
+                f.overlaps(res_from, maxt.saturating_add(w))
+            })?;
         }
         Ok(found.into_sorted())
     }
