@@ -203,6 +203,23 @@ impl<'a> BitReader<'a> {
         Ok(if n == 64 { w } else { w & ((1u64 << n) - 1) })
     }
 
+    /// At least 56 bits from the current position in one unaligned load
+    /// (bit `pos` is bit 0), not consumed; `None` within 8 bytes of the end,
+    /// where the caller takes the checked reads instead. Every bit it holds
+    /// is inside the buffer, so consuming up to 56 of them needs no check.
+    #[inline(always)]
+    pub(crate) fn peek56(&self) -> Option<u64> {
+        let bytes = self.buf.get(self.pos / 8..)?.first_chunk::<8>()?;
+        Some(u64::from_le_bytes(*bytes) >> (self.pos % 8))
+    }
+
+    /// Consumes `n <= 56` bits of a [`Self::peek56`] that returned `Some`.
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, n: u32) {
+        debug_assert!(n <= 56);
+        self.pos += n as usize;
+    }
+
     #[inline]
     pub(crate) fn read_bit(&mut self) -> Result<bool, CodecError> {
         Ok(self.read(1)? == 1)

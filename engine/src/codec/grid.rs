@@ -255,6 +255,11 @@ impl SparseGrid {
         Ok(SparseGrid { t0, step, k, m })
     }
 
+    /// Decodes one page: the whole page is the progression from the anchor
+    /// except at the exceptions. The exceptions are read first, a few dozen
+    /// at a time, and the progression is then written in long runs (split
+    /// only at shifts) and the jitter rows patched, so that the common case,
+    /// a jitter every few dozen rows, costs no short loop per exception.
     pub(crate) fn decode(
         &self,
         first_row: usize,
@@ -264,41 +269,145 @@ impl SparseGrid {
         let step = self.step;
         let mut r = ByteReader::new(page);
         let grid = self.t0.wrapping_add((first_row as i64).wrapping_mul(step));
-        let mut cur = grid.wrapping_add(r.zigzag()?);
+        let anchor = grid.wrapping_add(r.zigzag()?);
         let count = r.count(out.len().min(MAX_PAGE_ROWS))?;
         let mut bits = BitReader::new(r.rest());
+        let mut run = Run {
+            from: 0,
+            value: anchor,
+            step,
+            jitters: [(0, 0); PENDING],
+            pending: 0,
+        };
+        let codes = Codes::new(self.k, self.m);
         let mut row = 0usize;
         for _ in 0..count {
-            let gap = read_rice(&mut bits, self.k)? as usize;
-            let at = row + gap; // gap < 2^21, row <= MAX_PAGE_ROWS: no overflow
-            let slot = out
-                .get_mut(row..=at)
-                .ok_or(CodecError::Invalid("grid exception row beyond the page"))?;
-            let (fill, last) = slot.split_at_mut(at - row);
-            for o in fill {
-                *o = cur;
-                cur = cur.wrapping_add(step);
+            let (gap, sym) = codes.next(&mut bits)?;
+            // gap < 2^21, row <= MAX_PAGE_ROWS: no overflow
+            let at = row + gap as usize;
+            if at >= out.len() {
+                return Err(CodecError::Invalid("grid exception row beyond the page"));
             }
-            let sym = read_truncated(&mut bits, self.m)?;
-            let value = if sym == self.m - 1 {
-                let v = cur.wrapping_add(unzigzag(read_gamma(&mut bits)?));
-                cur = v;
-                v
+            if sym == self.m - 1 {
+                let d = unzigzag(read_gamma(&mut bits)?);
+                run.shift(out, at, d);
             } else {
-                cur.wrapping_add(unzigzag(sym + 1))
-            };
-            last[0] = value;
-            cur = cur.wrapping_add(step);
+                run.jitter(out, at, unzigzag(sym + 1));
+            }
             row = at + 1;
         }
-        for o in &mut out[row..] {
-            *o = cur;
-            cur = cur.wrapping_add(step);
-        }
+        run.finish(out);
         if !bits.only_padding_left() {
             return Err(CodecError::Invalid("trailing bits after grid exceptions"));
         }
         Ok(())
+    }
+}
+
+/// Jitters held before the progression under them is written.
+const PENDING: usize = 64;
+
+/// The part of a page not written yet: rows from `from` on follow the
+/// progression `value + (row - from) * step`, except the pending jitters
+/// (row, offset), all at or after `from`.
+struct Run {
+    from: usize,
+    value: i64,
+    step: i64,
+    jitters: [(u32, i64); PENDING],
+    pending: usize,
+}
+
+impl Run {
+    /// Row `at` is `value + j`; later rows stay on the progression.
+    #[inline(always)]
+    fn jitter(&mut self, out: &mut [i64], at: usize, j: i64) {
+        self.jitters[self.pending] = (at as u32, j);
+        self.pending += 1;
+        if self.pending == PENDING {
+            self.write_to(out, at + 1);
+        }
+    }
+
+    /// Row `at` and every later row are off the progression by `d`.
+    fn shift(&mut self, out: &mut [i64], at: usize, d: i64) {
+        self.write_to(out, at);
+        self.value = self.value.wrapping_add(d);
+    }
+
+    fn finish(&mut self, out: &mut [i64]) {
+        self.write_to(out, out.len());
+    }
+
+    /// Writes rows `from..end` (`end <= out.len()`, after every pending
+    /// jitter) and patches the jitters.
+    #[inline]
+    fn write_to(&mut self, out: &mut [i64], end: usize) {
+        let mut v = self.value;
+        for o in &mut out[self.from..end] {
+            *o = v;
+            v = v.wrapping_add(self.step);
+        }
+        for &(at, j) in &self.jitters[..self.pending] {
+            let o = &mut out[at as usize];
+            *o = o.wrapping_add(j);
+        }
+        self.pending = 0;
+        self.from = end;
+        self.value = v;
+    }
+}
+
+/// How a page's exceptions are coded: the Rice gap and the truncated
+/// binary symbol of each, from one 56-bit window where the page has 8 bytes
+/// left (a gap takes at most 37 bits, a symbol at most 11).
+struct Codes {
+    k: u32,
+    m: u64,
+    /// Bits of a short truncated-binary symbol, and how many symbols are short.
+    sym_bits: u32,
+    short: u64,
+}
+
+impl Codes {
+    fn new(k: u32, m: u64) -> Self {
+        let sym_bits = 63 - m.leading_zeros();
+        Codes {
+            k,
+            m,
+            sym_bits,
+            short: (1u64 << (sym_bits + 1)) - m,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&self, bits: &mut BitReader<'_>) -> Result<(u64, u64), CodecError> {
+        let Some(w) = bits.peek56() else {
+            let gap = read_rice(bits, self.k)?;
+            return Ok((gap, read_truncated(bits, self.m)?));
+        };
+        let q = w.trailing_ones().min(RICE_ESCAPE);
+        let (gap, used) = if q == RICE_ESCAPE {
+            (
+                (w >> RICE_ESCAPE) & ((1 << RAW_GAP_BITS) - 1),
+                RICE_ESCAPE + RAW_GAP_BITS,
+            )
+        } else {
+            let low = (w >> (q + 1)) & ((1u64 << self.k) - 1);
+            ((u64::from(q) << self.k) | low, q + 1 + self.k)
+        };
+        let s = w >> used;
+        let x = s & ((1u64 << self.sym_bits) - 1);
+        let (sym, len) = if x < self.short {
+            (x, self.sym_bits)
+        } else {
+            (
+                ((x << 1) | ((s >> self.sym_bits) & 1)) - self.short,
+                self.sym_bits + 1,
+            )
+        };
+        bits.consume(used + len);
+        Ok((gap, sym))
     }
 }
 
@@ -342,6 +451,53 @@ mod tests {
         ts[5] = i64::MIN;
         ts[19] += 1;
         assert!(round_trip(&ts, &[1, 4, 1, 14], 10).is_some());
+    }
+
+    proptest::proptest! {
+        /// Pages with many more jitters than the decoder holds at once,
+        /// shifts between them, wild jitters (a shift and a shift back) and
+        /// exceptions near the page's last bytes, where the decoder leaves
+        /// its one-load path.
+        #[test]
+        fn dense_exceptions_round_trip(
+            rows in proptest::collection::vec((0u16..1000, -4000i64..4000), 1..3000),
+            cuts in proptest::collection::vec(1usize..1500, 0..4),
+            shifts in 0u16..50,
+            wild in 0u16..10,
+        ) {
+            let step = 15_000;
+            let mut g = 1_700_000_000_000i64;
+            let ts: Vec<i64> = rows
+                .iter()
+                .map(|&(p, x)| {
+                    g += step;
+                    // 15 % jitters, up to 5 % shifts, up to 1 % wild jitters
+                    if p < 150 {
+                        g + x % 6
+                    } else if p < 150 + shifts {
+                        g += x;
+                        g
+                    } else if p < 150 + shifts + wild {
+                        g + x
+                    } else {
+                        g
+                    }
+                })
+                .collect();
+            let mut lens = Vec::new();
+            let mut left = ts.len();
+            for c in cuts {
+                if c < left {
+                    lens.push(c);
+                    left -= c;
+                }
+            }
+            lens.push(left);
+            // `None` only when over a quarter of the rows are exceptions.
+            if let Some(size) = round_trip(&ts, &lens, step) {
+                proptest::prop_assert!(size < ts.len() * 8);
+            }
+        }
     }
 
     #[test]
