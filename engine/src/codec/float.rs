@@ -313,6 +313,46 @@ impl F64Decoder {
         }
     }
 
+    /// [`Self::decode_page`] for a page of `rows` rows, appended to `out`.
+    /// Integral and decimal pages go from the decoded integers straight
+    /// into `out`, with no zero-filling first; on an error `out` may hold
+    /// part of the page.
+    pub fn decode_page_append(
+        &self,
+        scratch: &mut DecodeScratch,
+        first_row: usize,
+        page: &[u8],
+        rows: usize,
+        out: &mut Vec<f64>,
+    ) -> Result<(), CodecError> {
+        super::check_page_rows(rows)?;
+        let start = out.len();
+        match &self.kind {
+            Kind::Scaled {
+                decimals,
+                exceptions,
+                inner,
+            } => {
+                let ints = &mut scratch.ints;
+                ints.resize(rows, 0);
+                inner.decode_unchecked(
+                    &mut scratch.pco,
+                    &mut scratch.bytes,
+                    first_row,
+                    page,
+                    ints,
+                )?;
+                scaled::unscale_extend(ints, *decimals, out);
+                exceptions.patch(first_row, &mut out[start..]);
+                Ok(())
+            }
+            _ => {
+                out.resize(start + rows, 0.0);
+                self.decode_page(scratch, first_row, page, &mut out[start..])
+            }
+        }
+    }
+
     /// Decodes one page. `first_row` is the page's first row within the chunk;
     /// `out.len()` is the page's row count (at most [`super::MAX_PAGE_ROWS`]).
     pub fn decode_page(

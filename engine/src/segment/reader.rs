@@ -632,9 +632,7 @@ impl Segment {
                         d.decode_page(scratch, row, page, &mut v[s..])
                     }
                     (Decoder::F64(d), ColumnBuf::F64(v)) => {
-                        let s = v.len();
-                        v.resize(s + n, 0.0);
-                        d.decode_page(scratch, row, page, &mut v[s..])
+                        d.decode_page_append(scratch, row, page, n, v)
                     }
                     _ => return Err(Error::InvalidArgument("column buffer type mismatch".into())),
                 };
