@@ -1,4 +1,4 @@
-//! Column codecs (format v1.1, spec in `docs/format/codec.md`).
+//! Column codecs (format v1.2, spec in `docs/format/codec.md`).
 //!
 //! A segment stores each series' samples as a *chunk*, split into pages of up
 //! to [`MAX_PAGE_ROWS`] rows. Each column of a chunk is encoded here into one

@@ -68,6 +68,20 @@ impl Sink for Sum {
     }
 }
 
+/// Order 2: the residual changes the running delta, which moves the value.
+pub(crate) struct Sum2 {
+    pub(crate) value: i64,
+    pub(crate) delta: i64,
+}
+impl Sink for Sum2 {
+    #[inline(always)]
+    fn put(&mut self, slot: &mut i64, residual: i64) {
+        self.delta = self.delta.wrapping_add(residual);
+        self.value = self.value.wrapping_add(self.delta);
+        *slot = self.value;
+    }
+}
+
 /// Grid: `next` is the grid value of the next row.
 pub(crate) struct OnGrid {
     pub(crate) next: i64,

@@ -36,6 +36,11 @@ pub(crate) enum Predictor {
     Delta = 1,
     /// The residual is `v_i - (t0 + i * step)` for chunk row `i`.
     Grid = 2,
+    /// The residual is the change of the delta, `v_i - 2 v_{i-1} + v_{i-2}`;
+    /// a page stores its first value and first delta (codec v1.2). Counters
+    /// whose rate drifts (daily traffic) have far narrower residuals under
+    /// it than under `Delta`.
+    Delta2 = 3,
 }
 
 impl TryFrom<u8> for Predictor {
@@ -45,6 +50,7 @@ impl TryFrom<u8> for Predictor {
             0 => Ok(Predictor::None),
             1 => Ok(Predictor::Delta),
             2 => Ok(Predictor::Grid),
+            3 => Ok(Predictor::Delta2),
             _ => Err(CodecError::Invalid("unknown bins predictor")),
         }
     }
@@ -83,6 +89,14 @@ pub(crate) fn encode(
         .map(|s| varint_len(values[s]) * 8)
         .sum();
     consider(Predictor::Delta, deltas(values, page_lens), anchor_bits);
+    let anchor2_bits = page_starts(page_lens)
+        .zip(page_lens)
+        .map(|(s, &len)| match len {
+            1 => varint_len(values[s]) * 8,
+            _ => (varint_len(values[s]) + varint_len(values[s + 1].wrapping_sub(values[s]))) * 8,
+        })
+        .sum();
+    consider(Predictor::Delta2, deltas2(values, page_lens), anchor2_bits);
     // Without a majority step, the mean slope: a grid that jitters on every
     // row has no majority step, and its residuals are still far smaller than
     // its deltas.
@@ -122,6 +136,7 @@ fn residuals(values: &[i64], page_lens: &[usize], pred: Predictor, step: i64) ->
         Predictor::None => values.to_vec(),
         Predictor::Delta => deltas(values, page_lens),
         Predictor::Grid => grid_residuals(values, step),
+        Predictor::Delta2 => deltas2(values, page_lens),
     }
 }
 
@@ -146,15 +161,24 @@ fn write_column(
 
     let mut pages = Vec::with_capacity(page_lens.len());
     let mut start = 0usize;
-    // For `Delta`, `residuals` skips each page's first row.
+    // `residuals` skips each page's first row for `Delta`, its first two
+    // for `Delta2`.
     let mut sym_start = 0usize;
     for &len in page_lens {
         let mut page = Vec::new();
-        let n_sym = if pred == Predictor::Delta {
-            put_zigzag(&mut page, values[start]);
-            len - 1
-        } else {
-            len
+        let n_sym = match pred {
+            Predictor::Delta => {
+                put_zigzag(&mut page, values[start]);
+                len - 1
+            }
+            Predictor::Delta2 => {
+                put_zigzag(&mut page, values[start]);
+                if len >= 2 {
+                    put_zigzag(&mut page, values[start + 1].wrapping_sub(values[start]));
+                }
+                len.saturating_sub(2)
+            }
+            Predictor::None | Predictor::Grid => len,
         };
         let syms = &residuals[sym_start..sym_start + n_sym];
         write_lanes(&table, groups, syms, &mut page);
@@ -197,6 +221,22 @@ fn deltas(values: &[i64], page_lens: &[usize]) -> Vec<i64> {
     for &len in page_lens {
         let page = &values[start..start + len];
         out.extend(page.windows(2).map(|w| w[1].wrapping_sub(w[0])));
+        start += len;
+    }
+    out
+}
+
+/// Changes of the row delta within each page (a page's first two rows have
+/// none).
+fn deltas2(values: &[i64], page_lens: &[usize]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut start = 0;
+    for &len in page_lens {
+        let page = &values[start..start + len];
+        out.extend(page.windows(3).map(|w| {
+            w[2].wrapping_sub(w[1])
+                .wrapping_sub(w[1].wrapping_sub(w[0]))
+        }));
         start += len;
     }
     out
@@ -472,14 +512,27 @@ impl BinsColumn {
         out: &mut [i64],
     ) -> Result<(), CodecError> {
         let mut r = ByteReader::new(page);
-        let (anchor, syms) = match self.predictor {
+        let (anchor, delta, syms) = match self.predictor {
             Predictor::Delta => {
                 let (first, rest) = out.split_first_mut().ok_or(CodecError::Truncated)?;
                 let anchor = r.zigzag()?;
                 *first = anchor;
-                (anchor, rest)
+                (anchor, 0, rest)
             }
-            _ => (0, &mut *out),
+            Predictor::Delta2 => {
+                let (first, rest) = out.split_first_mut().ok_or(CodecError::Truncated)?;
+                let anchor = r.zigzag()?;
+                *first = anchor;
+                match rest.split_first_mut() {
+                    Some((second, rest)) => {
+                        let delta = r.zigzag()?;
+                        *second = anchor.wrapping_add(delta);
+                        (*second, delta, rest)
+                    }
+                    None => (anchor, 0, rest),
+                }
+            }
+            Predictor::None | Predictor::Grid => (0, 0, &mut *out),
         };
         let mut lens = [0usize; LANES];
         for len in &mut lens[..LANES - 1] {
@@ -510,6 +563,13 @@ impl BinsColumn {
             }
             Predictor::Delta => {
                 decode::decode_lanes(&t, k, buf, &mut pos, syms, &mut decode::Sum(anchor))?
+            }
+            Predictor::Delta2 => {
+                let mut sink = decode::Sum2 {
+                    value: anchor,
+                    delta,
+                };
+                decode::decode_lanes(&t, k, buf, &mut pos, syms, &mut sink)?
             }
             Predictor::Grid => {
                 let mut sink = decode::OnGrid {

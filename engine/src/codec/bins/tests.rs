@@ -101,7 +101,12 @@ fn column() -> impl Strategy<Value = Vec<i64>> {
     prop_oneof![counter, walk, extreme, runs, arbitrary, grid]
 }
 
-const PREDICTORS: [Predictor; 3] = [Predictor::None, Predictor::Delta, Predictor::Grid];
+const PREDICTORS: [Predictor; 4] = [
+    Predictor::None,
+    Predictor::Delta,
+    Predictor::Grid,
+    Predictor::Delta2,
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
@@ -276,7 +281,7 @@ fn meta_rules_are_enforced() {
         CodecError::Invalid("bin offset bits above 64")
     );
     assert_eq!(
-        BinsColumn::parse(ByteReader::new(&[3])).unwrap_err(),
+        BinsColumn::parse(ByteReader::new(&[4])).unwrap_err(),
         CodecError::Invalid("unknown bins predictor")
     );
 }
