@@ -10,7 +10,10 @@ use clap::Parser;
 
 /// mimalloc instead of glibc's malloc: per-series label strings and
 /// per-request buffers made malloc and free a fifth of the server's CPU
-/// under remote-write ingest (docs/BENCHMARKS.md, "Peers").
+/// under remote-write ingest (docs/BENCHMARKS.md, "Peers"). Built with
+/// `no_thp`: its arenas asked for transparent huge pages, which kept the
+/// server's resident memory 30-40 % higher for no measurable speed
+/// (docs/BENCHMARKS.md, "The allocator").
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
