@@ -333,15 +333,7 @@ impl F64Decoder {
                 exceptions,
                 inner,
             } => {
-                let ints = &mut scratch.ints;
-                ints.resize(rows, 0);
-                inner.decode_unchecked(
-                    &mut scratch.pco,
-                    &mut scratch.bytes,
-                    first_row,
-                    page,
-                    ints,
-                )?;
+                let ints = scaled_ints(inner, scratch, first_row, page, rows)?;
                 scaled::unscale_extend(ints, *decimals, out);
                 exceptions.patch(first_row, &mut out[start..]);
                 Ok(())
@@ -375,15 +367,7 @@ impl F64Decoder {
                 exceptions,
                 inner,
             } => {
-                let ints = &mut scratch.ints;
-                ints.resize(out.len(), 0);
-                inner.decode_unchecked(
-                    &mut scratch.pco,
-                    &mut scratch.bytes,
-                    first_row,
-                    page,
-                    ints,
-                )?;
+                let ints = scaled_ints(inner, scratch, first_row, page, out.len())?;
                 scaled::unscale_all(ints, *decimals, out);
                 exceptions.patch(first_row, out);
             }
@@ -408,6 +392,20 @@ impl F64Decoder {
         }
         Ok(())
     }
+}
+
+/// The `rows` integers of a scaled page, decoded into the scratch buffer.
+fn scaled_ints<'s>(
+    inner: &I64Decoder,
+    scratch: &'s mut DecodeScratch,
+    first_row: usize,
+    page: &[u8],
+    rows: usize,
+) -> Result<&'s [i64], CodecError> {
+    let ints = &mut scratch.ints;
+    ints.resize(rows, 0);
+    inner.decode_unchecked(&mut scratch.pco, &mut scratch.bytes, first_row, page, ints)?;
+    Ok(ints)
 }
 
 /// The payload of an `Xor`/`Raw` page, decompressed into `buf` (at most
