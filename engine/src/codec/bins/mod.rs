@@ -1,7 +1,7 @@
 //! `Bins`: i64 columns as a prediction residual per row (none, the delta from
-//! the previous row, the change of that delta, or the distance from a grid), each residual split into a
-//! *bin* (a range `lower .. lower + 2^obits`) whose index is Huffman-coded
-//! and an offset stored raw in `obits` bits. Built to decode fast: one table
+//! the previous row, the change of that delta, or the distance from a grid),
+//! each residual split into a *bin* (a range `lower .. lower + 2^obits`)
+//! whose index is Huffman-coded and an offset stored raw in `obits` bits. Built to decode fast: one table
 //! lookup per row names the bin and both bit lengths, and each page keeps
 //! four interleaved bit streams ([`decode::LANES`]) so that rows decode in
 //! parallel. Sizes stay within a few percent of pco's on the counters and
@@ -10,8 +10,8 @@
 //! Meta (after the tag): `u8 predictor`, for `Grid` `zz t0, zz step`, then
 //! `varint n_bins` (1..=256) and a bit-packed bin table (see [`BinTable`]).
 //! Page: for `Delta` and `Delta2` `zz` of the page's first value, for
-//! `Delta2` with two rows or more then `zz` of its first delta; the `varint` byte
-//! lengths of all lanes but the last; the lanes. Symbol `j` of the page is
+//! `Delta2` with two rows or more then `zz` of its first delta; the
+//! `varint` byte lengths of all lanes but the last; the lanes. Symbol `j` of the page is
 //! in lane `j % LANES`; a lane holds, per symbol, the bin's code then its
 //! offset, LSB-first, zero-padded to a byte.
 
