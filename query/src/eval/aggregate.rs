@@ -90,6 +90,13 @@ impl Evaluator<'_> {
         steps: Steps,
     ) -> Result<Vec<StepSeries>, QueryError> {
         let (gid, glabels) = self.groups(input, grouping);
+        let points: usize = input.iter().map(|s| s.points.len()).sum();
+        if self.sum_series_major
+            && op == AggregateOp::Sum
+            && glabels.len().saturating_mul(steps.len()) <= points
+        {
+            return self.sum_series_major(input, &gid, glabels, steps);
+        }
         let by_step = ByStep::new(input, steps.len());
         let mut acc = vec![Acc::default(); glabels.len()];
         let mut seen = vec![u32::MAX; glabels.len()];
@@ -168,6 +175,72 @@ impl Evaluator<'_> {
             }
         }
         out.finish()
+    }
+
+    /// `sum` without turning the input step-major: each group keeps a row of
+    /// per-step sums, filled series by series. The additions at each step
+    /// happen in series order, as in the step-major loop of
+    /// [`Self::simple`], so the results are bit-identical, and the output
+    /// keeps its order (groups by the step, then the series, that first
+    /// touches them). Taken when the groups' rows hold no more cells than
+    /// the input has points (a dashboard's `sum by (service)` over many
+    /// series): it skips the transposition, which was most of such a query's
+    /// aggregation time.
+    fn sum_series_major(
+        &self,
+        input: &[StepSeries],
+        gid: &[u32],
+        glabels: Vec<Labels>,
+        steps: Steps,
+    ) -> Result<Vec<StepSeries>, QueryError> {
+        let n = steps.len();
+        let mut sums = vec![0f64; glabels.len() * n];
+        let mut present = vec![false; glabels.len() * n];
+        // (step, series) that first touches each group
+        let mut first = vec![(u32::MAX, u32::MAX); glabels.len()];
+        for (si, s) in input.iter().enumerate() {
+            if si % 64 == 0 {
+                self.check("expression evaluation")?;
+            }
+            let g = gid[si] as usize;
+            if let Some(&(i, _)) = s.points.first() {
+                if i < first[g].0 {
+                    first[g] = (i, si as u32);
+                }
+            }
+            let row = g * n;
+            for &(i, v) in &s.points {
+                let k = row + i as usize;
+                if present[k] {
+                    sums[k] += v;
+                } else {
+                    present[k] = true;
+                    sums[k] = v;
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..glabels.len())
+            .filter(|&g| first[g].0 != u32::MAX)
+            .collect();
+        order.sort_unstable_by_key(|&g| first[g]);
+        let mut glabels: Vec<Option<Labels>> = glabels.into_iter().map(Some).collect();
+        Ok(order
+            .into_iter()
+            .map(|g| {
+                let row = g * n..(g + 1) * n;
+                let points = present[row.clone()]
+                    .iter()
+                    .zip(&sums[row])
+                    .enumerate()
+                    .filter(|(_, (&p, _))| p)
+                    .map(|(i, (_, &v))| (i as u32, v))
+                    .collect();
+                StepSeries {
+                    labels: glabels[g].take().unwrap_or_default(),
+                    points,
+                }
+            })
+            .collect())
     }
 
     fn top_k(

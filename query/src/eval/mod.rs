@@ -277,6 +277,9 @@ pub(crate) struct Evaluator<'a> {
     /// Whether long-window range functions may be answered from rollups
     /// (always, but for tests that compare with the raw path).
     pub use_rollups: bool,
+    /// Whether `sum` may run series by series (always, but for tests that
+    /// compare with the step-major loop).
+    pub sum_series_major: bool,
 }
 
 impl<'a> Evaluator<'a> {
@@ -297,6 +300,7 @@ impl<'a> Evaluator<'a> {
             query_start,
             query_end,
             use_rollups: true,
+            sum_series_major: true,
         }
     }
 
