@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use nines_benches::readback::ReadBack;
 use nines_engine::codec::{self, DecodeScratch, F64Decoder, I64Decoder};
-use nines_engine::read::ReadScratch;
 use nines_engine::{Engine, EngineOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,31 +22,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mode = args.next();
     let engine = Engine::open(EngineOptions::new(&dir).background(false))?;
     let snap = engine.snapshot();
-    let all = nines_engine::index::parse_selector("{__name__=~\".+\"}")?;
-    let series = snap.select(&all, i64::MIN, i64::MAX)?;
-    let mut scratch = ReadScratch::default();
-    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    let mut rb = ReadBack::new(&snap)?;
     if mode.as_deref() == Some("--encodings") {
         let mut tally = Tally::default();
-        for h in &series {
-            ts.clear();
-            vs.clear();
-            snap.read_samples(h, i64::MIN, i64::MAX, &mut scratch, &mut ts, &mut vs)?;
-            tally.add(&ts, &vs)?;
+        for i in 0..rb.series().len() {
+            let (ts, vs) = rb.read(&snap, i)?;
+            tally.add(ts, vs)?;
         }
         tally.print();
     } else {
         let passes: usize = mode.map_or(Ok(10), |p| p.parse())?;
         for _ in 0..passes {
-            let mut n = 0u64;
-            let t = Instant::now();
-            for h in &series {
-                ts.clear();
-                vs.clear();
-                snap.read_samples(h, i64::MIN, i64::MAX, &mut scratch, &mut ts, &mut vs)?;
-                n += ts.len() as u64;
-            }
-            let el = t.elapsed();
+            let (n, el) = rb.pass(&snap)?;
             println!(
                 "{n} samples in {:.1} ms: {:.0} M/s",
                 el.as_secs_f64() * 1e3,

@@ -6,7 +6,10 @@
 //!   the end-to-end harnesses in `src/bin/`.
 //! - [`peer`]: Prometheus and VictoriaMetrics beside nines, the same
 //!   PromQL asked of each, answers compared.
+//! - [`readback`]: every sample of a data directory read back through a
+//!   snapshot (the full read path).
 
 pub mod harness;
 pub mod peer;
+pub mod readback;
 pub mod workload;

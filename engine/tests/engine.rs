@@ -50,6 +50,18 @@ fn read(engine: &Engine, name: &str, mint: i64, maxt: i64) -> Vec<(String, Vec<i
 }
 
 /// A counter with Poisson-ish increments, a reset and a gap, 15 s apart.
+/// The summary of `(a, b]` computed from the raw samples written for the
+/// series whose `job` label matches `labels`'.
+fn raw_summary(all: &[(String, Vec<i64>, Vec<f64>)], labels: &Labels, a: i64, b: i64) -> Summary {
+    let (_, ts, vs) = all
+        .iter()
+        .find(|s| Some(s.0.as_str()) == labels.get("job"))
+        .unwrap();
+    let lo = ts.partition_point(|&t| t <= a);
+    let hi = ts.partition_point(|&t| t <= b);
+    Summary::of(Counting::Cumulative, &ts[lo..hi], &vs[lo..hi])
+}
+
 fn counter(seed: u64, start: i64, n: usize) -> (Vec<i64>, Vec<f64>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
@@ -262,13 +274,7 @@ fn rollup_summaries_equal_raw_on_random_windows() {
         let a = rng.gen_range(-HOUR_MS..max_t);
         let b = a + rng.gen_range(0..4 * DAY_MS);
         let h = &handles[rng.gen_range(0..handles.len())];
-        let (_, ts, vs) = all
-            .iter()
-            .find(|s| Some(s.0.as_str()) == h.labels.get("job"))
-            .unwrap();
-        let lo = ts.partition_point(|&t| t <= a);
-        let hi = ts.partition_point(|&t| t <= b);
-        let raw = Summary::of(Counting::Cumulative, &ts[lo..hi], &vs[lo..hi]);
+        let raw = raw_summary(&all, &h.labels, a, b);
         let got = snap.summarize(h, a, b, &mut scratch).unwrap();
         assert_eq!(got, raw, "window ({a}, {b}] of {}", h.labels);
         for p in snap.plan(h, a, b) {
@@ -724,13 +730,7 @@ fn bucket_cache_holds_its_budget_while_evicting_and_answers_stay_exact() {
         };
         let a = rng.gen_range(0..2 * DAY_MS);
         let b = a + rng.gen_range(3 * HOUR_MS..2 * DAY_MS);
-        let (_, ts, vs) = all
-            .iter()
-            .find(|s| Some(s.0.as_str()) == h.labels.get("job"))
-            .unwrap();
-        let lo = ts.partition_point(|&t| t <= a);
-        let hi = ts.partition_point(|&t| t <= b);
-        let raw = Summary::of(Counting::Cumulative, &ts[lo..hi], &vs[lo..hi]);
+        let raw = raw_summary(&all, &h.labels, a, b);
         assert_eq!(snap.summarize(h, a, b, &mut scratch).unwrap(), raw);
         let held = snap.version().buckets.bytes();
         assert!(

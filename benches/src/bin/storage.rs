@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use nines_benches::readback::ReadBack;
 use nines_benches::workload::{information_content, Workload, WorkloadConfig};
-use nines_engine::read::ReadScratch;
 use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions};
 
@@ -132,23 +132,11 @@ fn run(args: &Args, config: WorkloadConfig) -> Result<(), Box<dyn std::error::Er
 /// and the fastest pass.
 fn decode_all(engine: &Engine) -> Result<(u64, std::time::Duration), Box<dyn std::error::Error>> {
     let snap = engine.snapshot();
-    let all = nines_engine::index::parse_selector("{__name__=~\".+\"}")?;
-    let series = snap.select(&all, i64::MIN, i64::MAX)?;
-    let mut scratch = ReadScratch::default();
-    let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    let mut best = std::time::Duration::MAX;
-    let mut n = 0u64;
+    let mut rb = ReadBack::new(&snap)?;
+    let mut best = (0, std::time::Duration::MAX);
     for _ in 0..5 {
-        n = 0;
-        let t = Instant::now();
-        for h in &series {
-            ts.clear();
-            vs.clear();
-            snap.read_samples(h, i64::MIN, i64::MAX, &mut scratch, &mut ts, &mut vs)?;
-            n += ts.len() as u64;
-        }
-        best = best.min(t.elapsed());
-        std::hint::black_box(&vs);
+        let (n, el) = rb.pass(&snap)?;
+        best = (n, best.1.min(el));
     }
-    Ok((n, best))
+    Ok(best)
 }

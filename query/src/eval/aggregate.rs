@@ -90,10 +90,10 @@ impl Evaluator<'_> {
         steps: Steps,
     ) -> Result<Vec<StepSeries>, QueryError> {
         let (gid, glabels) = self.groups(input, grouping);
-        let points: usize = input.iter().map(|s| s.points.len()).sum();
         if self.sum_series_major
             && op == AggregateOp::Sum
-            && glabels.len().saturating_mul(steps.len()) <= points
+            && glabels.len().saturating_mul(steps.len())
+                <= input.iter().map(|s| s.points.len()).sum::<usize>()
         {
             return self.sum_series_major(input, &gid, glabels, steps);
         }
