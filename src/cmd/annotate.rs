@@ -23,6 +23,8 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum What {
     /// Record a deploy of a service (a release reaching an environment).
+    // `--version` is the deployed version here, not nines's own.
+    #[command(disable_version_flag = true)]
     Deploy(Deploy),
     /// Record an incident (with an end once it is resolved).
     Incident(Incident),
