@@ -39,6 +39,7 @@ fn batch(all: &[Labels], round: i64) -> WriteBatch {
                     .iter()
                     .map(|t| ((t / 15_000) as usize * (i % 7 + 1)) as f64)
                     .collect(),
+                resolved: None,
             })
             .collect(),
     }

@@ -50,6 +50,7 @@ fn remote_write_batch(req: pw::WriteRequest) -> WriteBatch {
                 kind: SeriesKind::Unknown,
                 timestamps: ts.samples.iter().map(|s| s.timestamp).collect(),
                 values: ts.samples.iter().map(|s| s.value).collect(),
+                resolved: None,
             })
             .collect(),
     }

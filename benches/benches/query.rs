@@ -108,6 +108,7 @@ fn load_counters(engine: &Engine, start: i64) {
                     kind: SeriesKind::Counter,
                     timestamps: ts.clone(),
                     values: vs,
+                    resolved: None,
                 }
             })
             .collect();

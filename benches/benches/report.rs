@@ -127,6 +127,7 @@ fn day_batch(slos: usize, day: i64, from: i64, to: i64, t0: i64, state: &mut [f6
                 kind: SeriesKind::Counter,
                 timestamps: ts.clone(),
                 values: vs,
+                resolved: None,
             });
         }
     }

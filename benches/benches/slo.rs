@@ -89,6 +89,7 @@ fn batch(series: usize, from: i64, to: i64, t0: i64) -> WriteBatch {
             kind: SeriesKind::Counter,
             timestamps: ts,
             values: vs,
+            resolved: None,
         });
     }
     batch

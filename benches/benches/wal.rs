@@ -62,7 +62,7 @@ impl Batch {
             .map(|i| WalSeries {
                 id: i as u32,
                 kind: SeriesKind::Counter,
-                labels: &self.labels[i],
+                labels: (&self.labels[i]).into(),
                 timestamps: &self.ts[i],
                 values: &self.vals[i],
             })

@@ -22,14 +22,14 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::error::{Error, IoContext, Result};
-use crate::head::{Head, LateSample, MemSeries};
+use crate::head::{Head, LateSample, MemSeries, SeriesRef};
 use crate::manifest::{self, Edit, FileEntry, LiveFile, Manifest, Version};
 use crate::options::EngineOptions;
 use crate::read::BucketCache;
 use crate::read::{ReadScratch, Snapshot};
 use crate::segment::Segment;
-use crate::types::{AppendOutcome, RejectReason, TimestampMs, WriteBatch};
-use crate::wal::{Wal, WalOptions, WalRecord, WalSeries};
+use crate::types::{AppendOutcome, Labels, RejectReason, TimestampMs, WriteBatch};
+use crate::wal::{Wal, WalLabels, WalOptions, WalRecord, WalSeries};
 
 pub const LOCK_FILE: &str = "LOCK";
 pub const SEGMENTS_DIR: &str = "segments";
@@ -274,7 +274,7 @@ impl Engine {
             .map(|s| WalSeries {
                 id: s.series.id,
                 kind: s.kind,
-                labels: s.labels,
+                labels: WalLabels::Encoded(s.series.encoded_labels()),
                 timestamps: &s.timestamps,
                 values: &s.values,
             })
@@ -294,6 +294,14 @@ impl Engine {
         c.samples_rejected
             .fetch_add(out.rejected_samples, Ordering::Relaxed);
         Ok(out)
+    }
+
+    /// Resolves a label set to its head series once (creating it, within
+    /// the limits, when new), for writers that send the same label sets
+    /// again and again: batches carrying the handle in
+    /// [`SeriesBatch::resolved`](crate::SeriesBatch) skip the label lookup.
+    pub fn resolve(&self, labels: &Labels) -> std::result::Result<SeriesRef, RejectReason> {
+        self.inner.head.resolve(labels)
     }
 
     /// A consistent read view.

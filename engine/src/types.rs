@@ -404,10 +404,14 @@ impl fmt::Display for SeriesKind {
 /// with `values[i]`. Samples need not be sorted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SeriesBatch {
+    /// May be empty when `resolved` is set.
     pub labels: Labels,
     pub kind: SeriesKind,
     pub timestamps: Vec<TimestampMs>,
     pub values: Vec<f64>,
+    /// The head series of `labels`, when the writer resolved it before
+    /// (`Engine::resolve`); it wins over `labels`, which it must match.
+    pub resolved: Option<crate::head::SeriesRef>,
 }
 
 /// What `Engine::append` takes: many series with many samples each. Each

@@ -86,6 +86,7 @@ fn child(dir: &Path) {
                     kind: SeriesKind::Counter,
                     timestamps: ts.clone(),
                     values: ts.iter().map(|&t| value_at(s, t)).collect(),
+                    resolved: None,
                 })
                 .collect(),
         };

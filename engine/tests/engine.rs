@@ -26,6 +26,7 @@ fn series(name: &str, job: &str, kind: SeriesKind, ts: Vec<i64>, vs: Vec<f64>) -
         kind,
         timestamps: ts,
         values: vs,
+        resolved: None,
     }
 }
 
@@ -747,4 +748,35 @@ fn bucket_cache_holds_its_budget_while_evicting_and_answers_stay_exact() {
     e.compact_all().unwrap();
     let after = e.snapshot().version().buckets.bytes();
     assert!(after < peak, "{after} bytes still held");
+}
+
+#[test]
+fn samples_written_by_resolved_handle_replay_from_the_wal_under_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = Labels::from_pairs(&[("__name__", "req_total"), ("job", "api")]);
+    {
+        let e = Engine::open(opts(dir.path())).unwrap();
+        let r = e.resolve(&labels).unwrap();
+        for k in 0..3 {
+            let out = e
+                .append(&WriteBatch {
+                    series: vec![SeriesBatch {
+                        labels: Labels::default(),
+                        kind: SeriesKind::Counter,
+                        timestamps: vec![k * 1000, k * 1000 + 500],
+                        values: vec![k as f64, k as f64 + 0.5],
+                        resolved: Some(r.clone()),
+                    }],
+                })
+                .unwrap();
+            assert_eq!(out.accepted, 2);
+        }
+        // Dropped without close: only the WAL has these samples.
+        e.wal().sync().unwrap();
+    }
+    let e = Engine::open(opts(dir.path())).unwrap();
+    let got = read(&e, "req_total", i64::MIN, i64::MAX);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, labels.to_string());
+    assert_eq!(got[0].1, vec![0, 500, 1000, 1500, 2000, 2500]);
 }

@@ -42,6 +42,7 @@ fn batch(job: &str, ts: &[i64], vs: &[f64]) -> WriteBatch {
             kind: SeriesKind::Counter,
             timestamps: ts.to_vec(),
             values: vs.to_vec(),
+            resolved: None,
         }],
     }
 }

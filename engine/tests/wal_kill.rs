@@ -40,7 +40,7 @@ fn child_appends_until_killed() {
             .map(|i| WalSeries {
                 id: i,
                 kind: SeriesKind::Gauge,
-                labels: &labels[i as usize],
+                labels: (&labels[i as usize]).into(),
                 timestamps: &ts,
                 values: &vs,
             })

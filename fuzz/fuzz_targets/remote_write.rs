@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
             ),
             kind: SeriesKind::Unknown,
             timestamps: ts.samples.iter().map(|s| s.timestamp).collect(),
-            values: ts.samples.iter().map(|s| s.value).collect(),
+            values: ts.samples.iter().map(|s| s.value).collect(), resolved: None,
         })
         .collect();
     assert_eq!(key(&decoded.series), key(&reference));

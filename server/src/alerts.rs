@@ -410,6 +410,7 @@ mod tests {
             kind: SeriesKind::Counter,
             timestamps: ts.clone(),
             values,
+            resolved: None,
         };
         engine
             .append(&WriteBatch {

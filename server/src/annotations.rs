@@ -139,6 +139,7 @@ pub fn write(engine: &Engine, a: &Annotation) -> Result<bool, AnnotationError> {
         kind: SeriesKind::Gauge,
         timestamps: vec![a.at],
         values: vec![1.0],
+        resolved: None,
     };
     if let Some(end) = a.end {
         s.timestamps.push(end);

@@ -303,6 +303,12 @@ pub fn hash_secret(secret: &str) -> String {
 /// Puts every series of a tenant's write into the tenant.
 pub fn scope_batch(batch: &mut WriteBatch, tenant: &str) {
     for s in &mut batch.series {
+        // A series cache handle names the series without the tenant.
+        if let Some(r) = s.resolved.take() {
+            if s.labels.is_empty() {
+                s.labels = r.labels();
+            }
+        }
         s.labels.set(TENANT_LABEL, tenant);
     }
 }

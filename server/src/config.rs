@@ -19,6 +19,7 @@
 //! query_concurrency = 8
 //! query_timeout = "2m"
 //! max_samples_per_query = 50000000
+//! write_series_cache = 262144
 //!
 //! # Authentication (docs/security.md). No tokens: off, and then the server
 //! # only listens on loopback unless `insecure = true`.
@@ -141,6 +142,11 @@ pub struct Limits {
     pub query_timeout: String,
     /// Samples one query may load. 50 M, as Prometheus.
     pub max_samples_per_query: u64,
+    /// Label sets whose head series gRPC writes remember by their wire
+    /// bytes, so a series sent again skips decoding and looking up its
+    /// labels (server/src/series_cache.rs). 262,144: about 50 MiB at most;
+    /// set it near the number of series written at once, 0 turns it off.
+    pub write_series_cache: usize,
 }
 
 impl Default for Limits {
@@ -152,6 +158,7 @@ impl Default for Limits {
             query_concurrency: 8,
             query_timeout: "2m".into(),
             max_samples_per_query: 50_000_000,
+            write_series_cache: 262_144,
         }
     }
 }

@@ -18,6 +18,7 @@ use nines_proto::prometheus;
 use prost::Message;
 
 use crate::ingest::kind_from_proto;
+use crate::series_cache::{key_hash, SeriesCache};
 
 /// What was wrong, without allocating (hot path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,33 +227,94 @@ fn label(b: &[u8], msg: &'static str) -> Result<Label, DecodeError> {
 /// Decodes a `nines.v1.WriteRequest` into an engine batch; equal to prost's
 /// decode followed by [`crate::ingest::batch_from_grpc`].
 pub fn decode_write_request_fast(buf: &[u8]) -> Result<WriteBatch, DecodeError> {
+    decode_write_request_cached(buf, None).map(|d| d.batch)
+}
+
+/// A series whose label bytes the cache did not know: once its labels are
+/// resolved, [`SeriesCache::insert`] it under `hash` and `key`.
+#[derive(Debug)]
+pub struct CacheMiss {
+    /// Index into the batch's series.
+    pub index: usize,
+    pub hash: u64,
+    pub key: Box<[u8]>,
+}
+
+/// A decoded write and the series to add to the cache.
+#[derive(Debug, Default)]
+pub struct DecodedWrite {
+    pub batch: WriteBatch,
+    pub misses: Vec<CacheMiss>,
+}
+
+/// [`decode_write_request_fast`] with the series cache: a series whose label
+/// fields are byte for byte those of a cached one comes back with empty
+/// labels and its head series in `resolved`, its labels neither checked nor
+/// copied (they were when first cached). The others are decoded as without
+/// the cache and listed in `misses`. Series whose label fields are not
+/// contiguous in the message (no encoder writes that) are never cached.
+pub fn decode_write_request_cached(
+    buf: &[u8],
+    cache: Option<&SeriesCache>,
+) -> Result<DecodedWrite, DecodeError> {
+    let cache = cache.filter(|c| c.enabled());
     let mut r = Reader::new(buf);
-    let mut series = Vec::new();
+    let mut out = DecodedWrite::default();
     while r.has_more() {
         match r.key("WriteRequest")? {
             (1, w) => {
                 expect_wire(w, LEN, "WriteRequest.series")?;
-                series.push(series_samples(r.bytes("WriteRequest.series")?)?);
+                let b = r.bytes("WriteRequest.series")?;
+                let index = out.batch.series.len();
+                out.batch
+                    .series
+                    .push(series_samples(b, cache, index, &mut out.misses)?);
             }
             (_, w) => r.skip(w, "WriteRequest")?,
         }
     }
-    Ok(WriteBatch { series })
+    Ok(out)
 }
 
-fn series_samples(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
+/// The labels of a `SeriesSamples` message: every `labels` field in order.
+fn series_labels(b: &[u8]) -> Result<Labels, DecodeError> {
+    let mut r = Reader::new(b);
+    let mut labels = Vec::new();
+    while r.has_more() {
+        match r.key("SeriesSamples")? {
+            (1, _) => labels.push(label(r.bytes("SeriesSamples.labels")?, "Label")?),
+            (_, w) => r.skip(w, "SeriesSamples")?,
+        }
+    }
+    Ok(Labels::new(labels))
+}
+
+fn series_samples(
+    b: &[u8],
+    cache: Option<&SeriesCache>,
+    index: usize,
+    misses: &mut Vec<CacheMiss>,
+) -> Result<SeriesBatch, DecodeError> {
     const TS: &str = "SeriesSamples.timestamps";
     const VALS: &str = "SeriesSamples.values";
     let mut r = Reader::new(b);
-    let mut labels = Vec::new();
+    // The span of the label fields (key, length and message of each).
+    let (mut span_start, mut span_end, mut contiguous) = (0usize, 0usize, true);
     let mut kind = 0i32;
     let mut timestamps: Vec<i64> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
     while r.has_more() {
+        let field_start = r.pos;
         match r.key("SeriesSamples")? {
             (1, w) => {
                 expect_wire(w, LEN, "SeriesSamples.labels")?;
-                labels.push(label(r.bytes("SeriesSamples.labels")?, "Label")?);
+                r.bytes("SeriesSamples.labels")?;
+                if span_end == 0 {
+                    span_start = field_start;
+                } else if span_end != field_start {
+                    contiguous = false;
+                }
+                span_end = r.pos;
             }
             (2, w) => {
                 expect_wire(w, VARINT, "SeriesSamples.kind")?;
@@ -290,11 +352,32 @@ fn series_samples(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
             (_, w) => r.skip(w, "SeriesSamples")?,
         }
     }
+    let key = &b[span_start..span_end];
+    let cached = cache.filter(|_| contiguous && !key.is_empty());
+    let mut resolved = None;
+    let mut labels = Labels::default();
+    match cached {
+        Some(c) => {
+            let hash = key_hash(key);
+            resolved = c.get(hash, key);
+            if resolved.is_none() {
+                labels = series_labels(key)?;
+                misses.push(CacheMiss {
+                    index,
+                    hash,
+                    key: key.into(),
+                });
+            }
+        }
+        None if span_end > 0 => labels = series_labels(if contiguous { key } else { b })?,
+        None => {}
+    }
     Ok(SeriesBatch {
         kind: kind_from_proto(kind),
-        labels: Labels::new(labels),
+        labels,
         timestamps,
         values,
+        resolved,
     })
 }
 
@@ -376,6 +459,7 @@ fn time_series(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
         kind: SeriesKind::Unknown,
         timestamps,
         values,
+        resolved: None,
     })
 }
 

@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use nines_engine::{AppendOutcome, WriteBatch};
+use nines_engine::AppendOutcome;
 use nines_proto::v1;
 use prost::bytes::Buf;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
@@ -19,23 +19,23 @@ use tonic::server::{ClientStreamingService, Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstEncoder;
 
-use crate::decode::decode_write_request_fast;
+use crate::decode::{decode_write_request_cached, DecodedWrite};
 use crate::ingest::{self, WriteError};
 use crate::state::{AppState, Overload};
 
 const PROTOCOL: &str = "grpc";
 
-/// Decodes `WriteRequest`s with the fast decoder, encodes `WriteResponse`s
-/// with prost.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct WriteCodec;
+/// Decodes `WriteRequest`s with the fast decoder and the server's series
+/// cache, encodes `WriteResponse`s with prost.
+#[derive(Clone)]
+pub struct WriteCodec(Arc<AppState>);
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct WriteDecoder;
+#[derive(Clone)]
+pub struct WriteDecoder(Arc<AppState>);
 
 impl Codec for WriteCodec {
     type Encode = v1::WriteResponse;
-    type Decode = WriteBatch;
+    type Decode = DecodedWrite;
     type Encoder = ProstEncoder<v1::WriteResponse>;
     type Decoder = WriteDecoder;
 
@@ -44,23 +44,24 @@ impl Codec for WriteCodec {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        WriteDecoder
+        WriteDecoder(Arc::clone(&self.0))
     }
 }
 
 impl Decoder for WriteDecoder {
-    type Item = WriteBatch;
+    type Item = DecodedWrite;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<WriteBatch>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DecodedWrite>, Status> {
         let n = src.remaining();
+        let cache = Some(&self.0.series_cache);
         // tonic hands one contiguous message; copy only if it ever is not.
         let res = if src.chunk().len() == n {
-            let r = decode_write_request_fast(src.chunk());
+            let r = decode_write_request_cached(src.chunk(), cache);
             src.advance(n);
             r
         } else {
-            decode_write_request_fast(&src.copy_to_bytes(n))
+            decode_write_request_cached(&src.copy_to_bytes(n), cache)
         };
         res.map(Some)
             .map_err(|e| Status::invalid_argument(format!("malformed WriteRequest: {e}")))
@@ -70,11 +71,17 @@ impl Decoder for WriteDecoder {
 /// Admits and stores one decoded batch.
 async fn write_one(
     st: &Arc<AppState>,
-    mut batch: WriteBatch,
+    decoded: DecodedWrite,
     tenant: Option<&str>,
 ) -> Result<AppendOutcome, Status> {
+    let DecodedWrite {
+        mut batch,
+        mut misses,
+    } = decoded;
     if let Some(t) = tenant {
+        // The cache holds the label sets as sent, without the tenant.
         crate::auth::scope_batch(&mut batch, t);
+        misses.clear();
     }
     let max = st.config.limits.max_series_per_request;
     if batch.series.len() > max {
@@ -90,7 +97,7 @@ async fn write_one(
             st.metrics.write_request(PROTOCOL, "overloaded");
             Status::resource_exhausted(e.to_string())
         })?;
-    let out = ingest::append(st, batch).await;
+    let out = ingest::append_caching(st, batch, misses).await;
     drop(reservation);
     match out {
         Ok(o) => {
@@ -121,11 +128,11 @@ fn writer(
 
 struct WriteSvc(Arc<AppState>);
 
-impl UnaryService<WriteBatch> for WriteSvc {
+impl UnaryService<DecodedWrite> for WriteSvc {
     type Response = v1::WriteResponse;
     type Future = BoxFuture<Response<v1::WriteResponse>, Status>;
 
-    fn call(&mut self, request: Request<WriteBatch>) -> Self::Future {
+    fn call(&mut self, request: Request<DecodedWrite>) -> Self::Future {
         let st = Arc::clone(&self.0);
         Box::pin(async move {
             let id = writer(&st, request.metadata())?;
@@ -137,11 +144,11 @@ impl UnaryService<WriteBatch> for WriteSvc {
 
 struct WriteStreamSvc(Arc<AppState>);
 
-impl ClientStreamingService<WriteBatch> for WriteStreamSvc {
+impl ClientStreamingService<DecodedWrite> for WriteStreamSvc {
     type Response = v1::WriteResponse;
     type Future = BoxFuture<Response<v1::WriteResponse>, Status>;
 
-    fn call(&mut self, request: Request<Streaming<WriteBatch>>) -> Self::Future {
+    fn call(&mut self, request: Request<Streaming<DecodedWrite>>) -> Self::Future {
         let st = Arc::clone(&self.0);
         Box::pin(async move {
             let id = writer(&st, request.metadata())?;
@@ -189,7 +196,7 @@ impl IngestServer {
     }
 
     fn grpc(&self) -> Grpc<WriteCodec> {
-        Grpc::new(WriteCodec)
+        Grpc::new(WriteCodec(Arc::clone(&self.state)))
             .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
             .apply_max_message_size_config(self.max_decoding_message_size, None)
     }

@@ -10,7 +10,7 @@ use nines_engine::{
 use nines_proto::prometheus;
 use nines_proto::v1;
 
-use crate::decode::RemoteWrite;
+use crate::decode::{CacheMiss, RemoteWrite};
 use crate::state::AppState;
 
 /// Why a write failed as a whole.
@@ -89,6 +89,7 @@ pub fn batch_from_grpc(req: v1::WriteRequest, max_series: usize) -> Result<Write
                 labels: labels_from_proto(s.labels),
                 timestamps: s.timestamps,
                 values: s.values,
+                resolved: None,
             })
             .collect(),
     })
@@ -152,8 +153,34 @@ fn record_metadata(meta: &[prometheus::MetricMetadata], state: &AppState) {
 /// Appends on a blocking thread: returns once the stored samples are
 /// durable under the sync policy.
 pub async fn append(state: &Arc<AppState>, batch: WriteBatch) -> Result<AppendOutcome, WriteError> {
-    let engine = Arc::clone(&state.engine);
-    match tokio::task::spawn_blocking(move || engine.append(&batch)).await {
+    append_caching(state, batch, Vec::new()).await
+}
+
+/// [`append`], first resolving the series the series cache missed and
+/// remembering them (series with labels the head refuses are left to the
+/// append, which reports them).
+pub async fn append_caching(
+    state: &Arc<AppState>,
+    mut batch: WriteBatch,
+    misses: Vec<CacheMiss>,
+) -> Result<AppendOutcome, WriteError> {
+    let st = Arc::clone(state);
+    let task = move || {
+        for m in misses {
+            let Some(sb) = batch.series.get_mut(m.index) else {
+                continue;
+            };
+            if sb.timestamps.is_empty() || sb.timestamps.len() != sb.values.len() {
+                continue;
+            }
+            if let Ok(r) = st.engine.resolve(&sb.labels) {
+                st.series_cache.insert(m.hash, m.key, r.clone());
+                sb.resolved = Some(r);
+            }
+        }
+        st.engine.append(&batch)
+    };
+    match tokio::task::spawn_blocking(task).await {
         Ok(r) => Ok(r?),
         Err(e) => Err(WriteError::Storage(nines_engine::Error::InvalidArgument(
             format!("write task failed: {e}"),

@@ -38,6 +38,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod query;
 pub mod report;
+pub mod series_cache;
 pub mod slo_ops;
 pub mod state;
 pub mod tls;

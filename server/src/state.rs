@@ -46,6 +46,8 @@ pub struct AppState {
     query_slots: Arc<Semaphore>,
     /// Family name -> metadata, from remote-write metadata.
     pub metadata: RwLock<BTreeMap<String, MetricMeta>>,
+    /// Head series of label sets writers sent recently, by wire bytes.
+    pub series_cache: crate::series_cache::SeriesCache,
     /// False until startup finished and while shutting down (`/-/ready`).
     pub ready: AtomicBool,
     /// SLO burn-rate alerts (`/api/v1/alerts`, `/api/v1/rules`).
@@ -108,6 +110,7 @@ impl AppState {
             inflight: Arc::new(Semaphore::new((budget / PERMIT_BYTES).max(1))),
             query_slots: Arc::new(Semaphore::new(config.limits.query_concurrency)),
             metadata: RwLock::default(),
+            series_cache: crate::series_cache::SeriesCache::new(config.limits.write_series_cache),
             ready: AtomicBool::new(false),
             config,
         })

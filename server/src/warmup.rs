@@ -204,6 +204,7 @@ spec:
                 kind: SeriesKind::Counter,
                 timestamps: ts.clone(),
                 values: vs,
+                resolved: None,
             });
         }
         engine.append(&batch).unwrap();

@@ -540,7 +540,16 @@ async fn tenants_only_see_their_own_series() {
             values: vec![3.0],
         }],
     };
-    ingest.write(with_token(req, Some(A_WRITER))).await.unwrap();
+    // An untenanted writer sends the same bytes first: the server's series
+    // cache then knows them, and must not hand tenant a that series.
+    let mut untenanted = req.clone();
+    untenanted.series[0].values = vec![7.0];
+    ingest
+        .write(with_token(untenanted, Some(WRITER)))
+        .await
+        .unwrap();
+    let r = ingest.write(with_token(req, Some(A_WRITER))).await.unwrap();
+    assert_eq!(r.into_inner().accepted, 1);
 
     let q = |query: &str| format!("query={}&time={}", urlenc(query), now / 1000);
     let result = |text: &str| -> Vec<(String, String, String)> {
@@ -591,7 +600,8 @@ async fn tenants_only_see_their_own_series() {
         Some(READER),
     )
     .await;
-    assert_eq!(result(&text).len(), 2, "{text}");
+    // (a, b and the untenanted gRPC series)
+    assert_eq!(result(&text).len(), 3, "{text}");
     // metadata APIs are scoped too
     let (_, text) = call(&s, "GET", "/api/v1/label/tenant/values", "", Some(A_READER)).await;
     let v: Value = serde_json::from_str(&text).unwrap();

@@ -117,6 +117,7 @@ fn gauge_slices_equal_the_reference() {
                 kind: SeriesKind::Gauge,
                 timestamps: part.iter().map(|s| s.0).collect(),
                 values: part.iter().map(|s| s.1).collect(),
+                resolved: None,
             });
         }
         let out = engine.append(&batch).unwrap();

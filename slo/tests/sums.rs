@@ -141,6 +141,7 @@ fn write(w: &World, from: i64, to: i64) {
             kind: *kind,
             timestamps: ts[a..b].to_vec(),
             values: vs[a..b].to_vec(),
+            resolved: None,
         });
     }
     let out = w.engine.append(&batch).unwrap();

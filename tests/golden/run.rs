@@ -89,6 +89,7 @@ fn open(loaded: &[Loaded]) -> Result<Db, String> {
                     kind: SeriesKind::Unknown,
                     timestamps,
                     values,
+                    resolved: None,
                 }
             })
             .collect(),

@@ -59,6 +59,7 @@ fn series(pairs: &[(&str, &str)], kind: SeriesKind, points: Vec<(i64, f64)>) -> 
         kind,
         timestamps,
         values,
+        resolved: None,
     }
 }
 

@@ -104,6 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     kind: SeriesKind::HistogramBucket,
                     timestamps: vec![1_767_571_200_000 + round * 15_000],
                     values: vec![round as f64],
+                    resolved: None,
                 })
                 .collect(),
         };

@@ -125,6 +125,7 @@ impl Iterator for Batches<'_> {
                         kind: a.series[i].1,
                         timestamps: Vec::with_capacity(self.per_series),
                         values: Vec::with_capacity(self.per_series),
+                        resolved: None,
                     });
                 }
                 let s = &mut batch.series[placed.1];

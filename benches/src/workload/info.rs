@@ -178,6 +178,7 @@ mod tests {
             kind,
             timestamps,
             values,
+            resolved: None,
         }
     }
 

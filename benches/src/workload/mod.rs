@@ -175,6 +175,7 @@ impl Workload {
                             kind,
                             timestamps: timestamps.clone(),
                             values,
+                            resolved: None,
                         });
                     }
                 }

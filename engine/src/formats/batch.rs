@@ -35,6 +35,7 @@ impl BatchBuilder {
             kind,
             timestamps: Vec::new(),
             values: Vec::new(),
+            resolved: None,
         });
         self.open = true;
     }

@@ -96,10 +96,9 @@ impl Shard {
 
 /// The samples of one batch series that the head stored, for the WAL.
 pub(crate) struct Stored<'a> {
+    /// Also the labels the WAL declares for series new to its current file
+    /// (in the encoded form the head keeps).
     pub series: Arc<MemSeries>,
-    /// The series' labels as the batch gave them (the head keeps a compact
-    /// copy; the WAL needs them for series new to its current file).
-    pub labels: &'a Labels,
     pub kind: SeriesKind,
     pub timestamps: Cow<'a, [TimestampMs]>,
     pub values: Cow<'a, [f64]>,
@@ -116,6 +115,43 @@ pub(crate) struct LateSample {
 pub(crate) struct HeadAppend<'a> {
     pub stored: Vec<Stored<'a>>,
     pub late: Vec<LateSample>,
+}
+
+/// A head series resolved once by its labels ([`Head::resolve`],
+/// `Engine::resolve`), for writers that send the same label sets again and
+/// again: a [`SeriesBatch`] carrying it skips hashing, looking up and
+/// comparing the labels. It goes stale when the head forgets an idle
+/// series; appends then resolve the labels again, and [`SeriesRef::is_live`]
+/// tells a cache to drop it. Equality is identity.
+#[derive(Clone)]
+pub struct SeriesRef(Arc<MemSeries>);
+
+impl SeriesRef {
+    /// The head's id of the series.
+    pub fn id(&self) -> u32 {
+        self.0.id
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.0.is_live()
+    }
+
+    /// The label set (decoded: allocates).
+    pub fn labels(&self) -> Labels {
+        self.0.labels()
+    }
+}
+
+impl std::fmt::Debug for SeriesRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeriesRef({}, live: {})", self.0.id, self.0.is_live())
+    }
+}
+
+impl PartialEq for SeriesRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 pub struct Head {
@@ -233,6 +269,33 @@ impl Head {
         Ok(series)
     }
 
+    /// The head series of a batch series: its resolved handle while the
+    /// head still holds it, else looked up (or created) by its labels.
+    /// `stale` is a handle found dropped under its lock.
+    fn series_of(
+        &self,
+        sb: &SeriesBatch,
+        stale: Option<&Arc<MemSeries>>,
+    ) -> Result<Arc<MemSeries>, RejectReason> {
+        if stale.is_none() {
+            if let Some(r) = sb.resolved.as_ref().filter(|r| r.0.is_live()) {
+                return Ok(Arc::clone(&r.0));
+            }
+        }
+        if sb.labels.is_empty() {
+            if let Some(s) = stale.or(sb.resolved.as_ref().map(|r| &r.0)) {
+                return self.get_or_create(&s.labels(), true);
+            }
+        }
+        self.get_or_create(&sb.labels, true)
+    }
+
+    /// Resolves a label set to its head series, creating it (within the
+    /// limits) when new; see [`SeriesRef`].
+    pub fn resolve(&self, labels: &Labels) -> Result<SeriesRef, RejectReason> {
+        self.get_or_create(labels, true).map(SeriesRef)
+    }
+
     /// Stores what it can of a batch and reports the rest in `out`. Each
     /// series of the batch is resolved once; its samples are inserted under
     /// its lock.
@@ -246,7 +309,7 @@ impl Head {
             late: Vec::new(),
         };
         let (mut batch_min, mut batch_max) = (TimestampMs::MAX, TimestampMs::MIN);
-        for sb in &batch.series {
+        'batch: for sb in &batch.series {
             if sb.timestamps.len() != sb.values.len() {
                 reject_series(
                     out,
@@ -261,7 +324,7 @@ impl Head {
             if sb.timestamps.is_empty() {
                 continue;
             }
-            let series = match self.get_or_create(&sb.labels, true) {
+            let mut series = match self.series_of(sb, None) {
                 Ok(s) => s,
                 Err(reason) => {
                     reject_series(out, sb, reason);
@@ -271,6 +334,21 @@ impl Head {
             let mut rejections = Rejections::default();
             let stored = {
                 let mut data = series.data.lock();
+                // Truncation may have forgotten the series since it was
+                // resolved (a writer's handle, or an idle series found just
+                // before): its samples would be invisible. Checked under
+                // the series lock, which truncation holds when it drops.
+                while !series.is_live() {
+                    drop(data);
+                    series = match self.series_of(sb, Some(&series)) {
+                        Ok(s) => s,
+                        Err(reason) => {
+                            reject_series(out, sb, reason);
+                            continue 'batch;
+                        }
+                    };
+                    data = series.data.lock();
+                }
                 // Read under the series lock: a flush raises the cut before
                 // it copies each series under this lock, so a sample at or
                 // below the cut can never slip in after the copy.
@@ -299,12 +377,13 @@ impl Head {
                 }
                 (kind, ts, vs)
             };
-            rejections.flush_into(out, &sb.labels);
+            if !rejections.is_empty() {
+                rejections.flush_into(out, &batch_labels(sb));
+            }
             let (kind, timestamps, values) = stored;
             if !timestamps.is_empty() {
                 result.stored.push(Stored {
                     series,
-                    labels: &sb.labels,
                     kind,
                     timestamps,
                     values,
@@ -392,9 +471,14 @@ impl Head {
             let hash = s.hash;
             let mut shard = self.shard(hash).write();
             // The series may have received a sample since the scan.
-            if !s.data.lock().ts.is_empty() {
+            let data = s.data.lock();
+            if !data.ts.is_empty() {
                 continue;
             }
+            // Under its lock: an append holding a resolved handle sees it
+            // dropped and resolves the labels again.
+            s.dropped.store(true, Ordering::Release);
+            drop(data);
             let in_main = shard.by_hash.get(&hash).is_some_and(|x| Arc::ptr_eq(x, s));
             if in_main {
                 shard.by_hash.remove(&hash);
@@ -503,6 +587,10 @@ impl Rejections {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn flush_into(self, out: &mut AppendOutcome, labels: &Labels) {
         for (reason, t, n) in self.0 {
             out.rejected_samples += n;
@@ -516,11 +604,20 @@ impl Rejections {
     }
 }
 
+/// A batch series' labels, for rejections: from its resolved handle when
+/// the writer sent none.
+fn batch_labels(sb: &SeriesBatch) -> Cow<'_, Labels> {
+    match &sb.resolved {
+        Some(r) if sb.labels.is_empty() => Cow::Owned(r.0.labels()),
+        _ => Cow::Borrowed(&sb.labels),
+    }
+}
+
 fn reject_series(out: &mut AppendOutcome, sb: &SeriesBatch, reason: RejectReason) {
     let n = sb.timestamps.len().max(sb.values.len()) as u64;
     out.rejected_samples += n;
     out.rejected.push(SeriesRejection {
-        labels: sb.labels.clone(),
+        labels: batch_labels(sb).into_owned(),
         timestamp: None,
         samples: n,
         reason,

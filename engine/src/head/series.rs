@@ -1,6 +1,8 @@
 //! One in-memory series: its samples not yet written to a segment, kept sorted
 //! by timestamp, and the rules that decide which incoming samples are stored.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use parking_lot::Mutex;
 
 use crate::bytes::{put_bytes, Cursor};
@@ -15,6 +17,9 @@ pub struct MemSeries {
     pub(crate) hash: u64,
     labels: CompactLabels,
     pub(crate) data: Mutex<SeriesData>,
+    /// Set (under the `data` lock) when the head forgets the series: a
+    /// writer still holding it must resolve its labels again.
+    pub(crate) dropped: AtomicBool,
 }
 
 impl MemSeries {
@@ -24,12 +29,25 @@ impl MemSeries {
             hash: labels.hash64(),
             labels: CompactLabels::new(labels),
             data: Mutex::new(SeriesData::new(kind)),
+            dropped: AtomicBool::new(false),
         }
     }
 
     /// The label set (decoded from the compact form the head keeps).
     pub fn labels(&self) -> Labels {
         self.labels.decode()
+    }
+
+    /// The labels as the WAL's `Series` record lists them: for each label,
+    /// the uvarint-length-prefixed name and value, sorted by name.
+    pub(crate) fn encoded_labels(&self) -> &[u8] {
+        &self.labels.0
+    }
+
+    /// Whether the head still holds the series (a writer's resolved handle
+    /// goes stale when an idle series is forgotten).
+    pub fn is_live(&self) -> bool {
+        !self.dropped.load(Ordering::Acquire)
     }
 
     /// Compares with a label set without decoding.

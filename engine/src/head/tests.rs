@@ -7,6 +7,7 @@ fn sb(pairs: &[(&str, &str)], ts: &[i64], vs: &[f64]) -> SeriesBatch {
         kind: SeriesKind::Counter,
         timestamps: ts.to_vec(),
         values: vs.to_vec(),
+        resolved: None,
     }
 }
 
@@ -142,4 +143,83 @@ fn truncation_forgets_idle_series() {
         (st.samples, st.min_t, st.max_t),
         (1, Some(5000), Some(5000))
     );
+}
+
+/// A batch series that carries only a resolved handle (what a writer's
+/// series cache sends).
+fn by_handle(r: &SeriesRef, ts: &[i64], vs: &[f64]) -> SeriesBatch {
+    SeriesBatch {
+        labels: Labels::default(),
+        kind: SeriesKind::Counter,
+        timestamps: ts.to_vec(),
+        values: vs.to_vec(),
+        resolved: Some(r.clone()),
+    }
+}
+
+#[test]
+fn a_resolved_handle_appends_to_the_same_series_as_its_labels() {
+    let h = head();
+    let labels = Labels::from_pairs(&[("__name__", "m"), ("job", "a")]);
+    let r = h.resolve(&labels).unwrap();
+    let mut out = AppendOutcome::default();
+    let batch = WriteBatch {
+        series: vec![
+            sb(&[("__name__", "m"), ("job", "a")], &[1, 2], &[1.0, 2.0]),
+            by_handle(&r, &[3, 2], &[3.0, 9.0]),
+        ],
+    };
+    let res = h.append(&batch, &mut out);
+    assert_eq!((out.accepted, h.series_count()), (3, 1));
+    assert_eq!(res.stored.len(), 2);
+    assert!(res.stored.iter().all(|s| s.series.id == r.id()));
+    // The conflicting retry at t=2 is reported under the real labels.
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].labels, labels);
+    // The WAL declares the series from the head's encoded copy.
+    let mut rec = Vec::new();
+    crate::wal::record::encode_series(
+        &mut rec,
+        r.id(),
+        SeriesKind::Counter,
+        crate::wal::WalLabels::Encoded(res.stored[1].series.encoded_labels()),
+    )
+    .unwrap();
+    let mut want = Vec::new();
+    crate::wal::record::encode_series(&mut want, r.id(), SeriesKind::Counter, (&labels).into())
+        .unwrap();
+    assert_eq!(rec, want);
+}
+
+#[test]
+fn a_handle_to_a_forgotten_series_resolves_its_labels_again() {
+    let h = head();
+    let r = h
+        .resolve(&Labels::from_pairs(&[("__name__", "idle")]))
+        .unwrap();
+    let mut out = AppendOutcome::default();
+    h.append(
+        &WriteBatch {
+            series: vec![by_handle(&r, &[10], &[1.0])],
+        },
+        &mut out,
+    );
+    h.set_persisted_through(4000);
+    assert_eq!(h.truncate_through(4000, 1000), 1);
+    assert!(!r.is_live());
+    assert_eq!(h.series_count(), 0);
+    // Without the re-resolution these samples would land in a series no
+    // index reaches.
+    let mut out = AppendOutcome::default();
+    h.append(
+        &WriteBatch {
+            series: vec![by_handle(&r, &[5000, 6000], &[2.0, 3.0])],
+        },
+        &mut out,
+    );
+    assert_eq!(out.accepted, 2);
+    let sel = h.select(&[Matcher::new(MatchOp::Equal, "__name__", "idle").unwrap()]);
+    assert_eq!(sel.len(), 1);
+    assert_ne!(sel[0].id, r.id());
+    assert_eq!(sel[0].data.lock().ts, vec![5000, 6000]);
 }

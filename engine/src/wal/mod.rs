@@ -109,10 +109,26 @@ impl WalOptions {
 pub struct WalSeries<'a> {
     pub id: u32,
     pub kind: SeriesKind,
-    /// Sorted by name with unique names and non-empty values.
-    pub labels: &'a Labels,
+    pub labels: WalLabels<'a>,
     pub timestamps: &'a [i64],
     pub values: &'a [f64],
+}
+
+/// A series' labels for its `Series` record (written once per WAL file).
+#[derive(Clone, Copy, Debug)]
+pub enum WalLabels<'a> {
+    /// Sorted by name with unique names and non-empty values (checked).
+    Set(&'a Labels),
+    /// Already in the record's form: for each label, the uvarint-length-
+    /// prefixed name and value, from a label set that was valid (the head's
+    /// compact copy).
+    Encoded(&'a [u8]),
+}
+
+impl<'a> From<&'a Labels> for WalLabels<'a> {
+    fn from(l: &'a Labels) -> Self {
+        WalLabels::Set(l)
+    }
 }
 
 /// Upper bounds (µs) of the fdatasync latency buckets in [`WalStats`].

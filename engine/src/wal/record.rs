@@ -16,7 +16,8 @@
 use std::fmt;
 
 use super::frame::{self, FrameTooLarge};
-use super::WalSeries;
+use super::{WalLabels, WalSeries};
+use crate::bytes::Cursor as ByteCursor;
 use crate::types::{Label, Labels, SeriesKind};
 
 /// Record types on disk. 0 is never used, so a zero-filled region can never
@@ -171,23 +172,42 @@ pub fn encode_series(
     out: &mut Vec<u8>,
     id: u32,
     kind: SeriesKind,
-    labels: &Labels,
+    labels: WalLabels<'_>,
 ) -> Result<(), EncodeError> {
-    let ls = labels.as_slice();
-    let canonical =
-        ls.windows(2).all(|w| w[0].name < w[1].name) && ls.iter().all(|l| !l.value.is_empty());
-    if !canonical {
-        return Err(EncodeError::LabelsNotCanonical { id });
-    }
     let start = frame::begin(out, RecordType::Series as u8);
     out.extend_from_slice(&id.to_le_bytes());
     out.push(kind as u8);
-    put_uvarint(out, ls.len() as u64);
-    for l in ls {
-        put_uvarint(out, l.name.len() as u64);
-        out.extend_from_slice(l.name.as_bytes());
-        put_uvarint(out, l.value.len() as u64);
-        out.extend_from_slice(l.value.as_bytes());
+    match labels {
+        WalLabels::Set(labels) => {
+            let ls = labels.as_slice();
+            let canonical = ls.windows(2).all(|w| w[0].name < w[1].name)
+                && ls.iter().all(|l| !l.value.is_empty());
+            if !canonical {
+                out.truncate(start);
+                return Err(EncodeError::LabelsNotCanonical { id });
+            }
+            put_uvarint(out, ls.len() as u64);
+            for l in ls {
+                put_uvarint(out, l.name.len() as u64);
+                out.extend_from_slice(l.name.as_bytes());
+                put_uvarint(out, l.value.len() as u64);
+                out.extend_from_slice(l.value.as_bytes());
+            }
+        }
+        WalLabels::Encoded(bytes) => {
+            // Names and values alternate; count the strings.
+            let mut c = ByteCursor::new(bytes);
+            let mut strings = 0u64;
+            while !c.is_empty() {
+                if c.len_bytes("label").is_err() {
+                    out.truncate(start);
+                    return Err(EncodeError::LabelsNotCanonical { id });
+                }
+                strings += 1;
+            }
+            put_uvarint(out, strings / 2);
+            out.extend_from_slice(bytes);
+        }
     }
     frame::finish(out, start).map_err(|err| EncodeError::TooLarge { id, err })
 }
@@ -482,7 +502,7 @@ mod tests {
         fn series_round_trips(id in any::<u32>(), k in 0u8..8, labels in label_strategy()) {
             let kind = SeriesKind::try_from(k).unwrap();
             let mut buf = Vec::new();
-            encode_series(&mut buf, id, kind, &labels).unwrap();
+            encode_series(&mut buf, id, kind, (&labels).into()).unwrap();
             prop_assert_eq!(frames(&buf), vec![WalRecord::Series { id, kind, labels }]);
         }
 
@@ -499,7 +519,7 @@ mod tests {
                 .map(|((id, ts, _), vs)| WalSeries {
                     id: *id,
                     kind: SeriesKind::Gauge,
-                    labels: &labels,
+                    labels: (&labels).into(),
                     timestamps: ts,
                     values: vs,
                 })
@@ -544,7 +564,7 @@ mod tests {
             .map(|id| WalSeries {
                 id,
                 kind: SeriesKind::Counter,
-                labels: &labels,
+                labels: (&labels).into(),
                 timestamps: &ts,
                 values: &vs,
             })
@@ -571,14 +591,14 @@ mod tests {
         let mut buf = Vec::new();
         let dup = Labels::new(vec![Label::new("a", "1"), Label::new("a", "2")]);
         assert_eq!(
-            encode_series(&mut buf, 3, SeriesKind::Gauge, &dup),
+            encode_series(&mut buf, 3, SeriesKind::Gauge, (&dup).into()),
             Err(EncodeError::LabelsNotCanonical { id: 3 })
         );
         let labels = Labels::default();
         let s = [WalSeries {
             id: 4,
             kind: SeriesKind::Gauge,
-            labels: &labels,
+            labels: (&labels).into(),
             timestamps: &[1, 2],
             values: &[1.0],
         }];

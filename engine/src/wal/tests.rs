@@ -63,7 +63,7 @@ impl Batch {
             .map(|((&id, labels), vals)| WalSeries {
                 id,
                 kind: SeriesKind::Counter,
-                labels,
+                labels: labels.into(),
                 timestamps: &self.ts,
                 values: vals,
             })
@@ -581,7 +581,7 @@ fn invalid_input_is_refused_without_failing_the_wal() {
     let bad = [WalSeries {
         id: 1,
         kind: SeriesKind::Counter,
-        labels: &l,
+        labels: (&l).into(),
         timestamps: &[1, 2],
         values: &[1.0],
     }];
@@ -593,7 +593,7 @@ fn invalid_input_is_refused_without_failing_the_wal() {
     let bad = [WalSeries {
         id: 2,
         kind: SeriesKind::Counter,
-        labels: &dup,
+        labels: (&dup).into(),
         timestamps: &[1],
         values: &[1.0],
     }];
@@ -644,7 +644,7 @@ fn reads_the_version_1_fixture_and_still_writes_it_byte_for_byte() {
     wal.append(&[WalSeries {
         id: 1,
         kind: SeriesKind::Counter,
-        labels: &l,
+        labels: (&l).into(),
         timestamps: &ts,
         values: &special,
     }])

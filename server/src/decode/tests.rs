@@ -40,6 +40,7 @@ fn reference_remote_write(req: pw::WriteRequest) -> RemoteWrite {
                 kind: SeriesKind::Unknown,
                 timestamps: ts.samples.iter().map(|s| s.timestamp).collect(),
                 values: ts.samples.iter().map(|s| s.value).collect(),
+                resolved: None,
             })
             .collect(),
         metadata: req.metadata,
@@ -276,4 +277,117 @@ fn remote_write_errors_name_the_field() {
     let e = decode_remote_write_fast(&buf).unwrap_err();
     assert_eq!(e.field, "WriteRequest.metadata");
     assert!(pw::WriteRequest::decode(&buf[..]).is_err());
+}
+
+/// Decodes with the cache, resolving and remembering the misses as the
+/// write path does; returns the batch with every label set spelled out and
+/// how many series came from the cache.
+fn decode_through_cache(
+    buf: &[u8],
+    cache: &SeriesCache,
+    engine: &nines_engine::Engine,
+) -> (Key, usize) {
+    let mut d = decode_write_request_cached(buf, Some(cache)).unwrap();
+    let hits = d
+        .batch
+        .series
+        .iter()
+        .filter(|s| s.resolved.is_some())
+        .count();
+    for m in d.misses {
+        let sb = &d.batch.series[m.index];
+        assert!(sb.resolved.is_none());
+        if let Ok(r) = engine.resolve(&sb.labels) {
+            cache.insert(m.hash, m.key, r);
+        }
+    }
+    for s in &mut d.batch.series {
+        if let Some(r) = s.resolved.take() {
+            assert!(s.labels.is_empty());
+            s.labels = r.labels();
+        }
+    }
+    (key(&d.batch.series), hits)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn cached_decode_equals_the_plain_one(
+        mut req in v1_request(),
+        names in prop::collection::vec(prop::option::of("[a-z]{1,3}"), 5),
+    ) {
+        // Most series get a metric name (the head refuses series without).
+        for (s, n) in req.series.iter_mut().zip(names) {
+            if let Some(n) = n {
+                s.labels.push(v1::Label { name: "__name__".into(), value: n });
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let engine = nines_engine::Engine::open(
+            nines_engine::EngineOptions::new(dir.path()).background(false),
+        )
+        .unwrap();
+        let cache = SeriesCache::new(1024);
+        let buf = req.encode_to_vec();
+        let plain = key(&decode_write_request_fast(&buf).unwrap().series);
+        let (first, _) = decode_through_cache(&buf, &cache, &engine);
+        prop_assert_eq!(&first, &plain);
+        // Every series the head accepted is now a hit, with the same labels.
+        let (second, hits) = decode_through_cache(&buf, &cache, &engine);
+        prop_assert_eq!(&second, &plain);
+        let resolvable = plain
+            .iter()
+            .filter(|(l, ..)| !l.is_empty() && engine.resolve(l).is_ok())
+            .count();
+        prop_assert_eq!(hits, resolvable);
+    }
+}
+
+#[test]
+fn label_fields_split_by_other_fields_are_decoded_but_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine =
+        nines_engine::Engine::open(nines_engine::EngineOptions::new(dir.path()).background(false))
+            .unwrap();
+    let cache = SeriesCache::new(1024);
+    let label = |n: &str, v: &str| {
+        v1::Label {
+            name: n.into(),
+            value: v.into(),
+        }
+        .encode_to_vec()
+    };
+    // labels, kind, labels: valid protobuf, not what encoders write.
+    let mut series = Vec::new();
+    for (i, part) in [label("__name__", "up"), vec![], label("job", "a")]
+        .into_iter()
+        .enumerate()
+    {
+        if i == 1 {
+            series.extend_from_slice(&[0x10, 0x02]); // kind = GAUGE
+            continue;
+        }
+        series.push(0x0a);
+        series.push(part.len() as u8);
+        series.extend_from_slice(&part);
+    }
+    series.extend_from_slice(&[0x1a, 0x01, 0x05, 0x22, 0x08]);
+    series.extend_from_slice(&1.5f64.to_le_bytes());
+    let mut buf = vec![0x0a, series.len() as u8];
+    buf.extend_from_slice(&series);
+    for _ in 0..2 {
+        let (got, hits) = decode_through_cache(&buf, &cache, &engine);
+        assert_eq!(hits, 0);
+        assert!(cache.is_empty());
+        assert_eq!(
+            got,
+            vec![(
+                Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
+                SeriesKind::Gauge,
+                vec![5],
+                vec![1.5f64.to_bits()]
+            )]
+        );
+    }
 }

@@ -75,6 +75,7 @@ impl Db {
                     kind,
                     timestamps: samples.iter().map(|s| s.0).collect(),
                     values: samples.iter().map(|s| s.1).collect(),
+                    resolved: None,
                 }],
             })
             .unwrap();
