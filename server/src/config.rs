@@ -142,8 +142,8 @@ pub struct Limits {
     pub query_timeout: String,
     /// Samples one query may load. 50 M, as Prometheus.
     pub max_samples_per_query: u64,
-    /// Label sets whose head series gRPC writes remember by their wire
-    /// bytes, so a series sent again skips decoding and looking up its
+    /// Label sets whose head series writes (gRPC, remote-write) remember
+    /// by their wire bytes, so a series sent again skips decoding and looking up its
     /// labels (server/src/series_cache.rs). 262,144: about 50 MiB at most;
     /// set it near the number of series written at once, 0 turns it off.
     pub write_series_cache: usize,

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use nines_engine::{Label, Labels, SeriesBatch, SeriesKind, WriteBatch};
+use nines_engine::{Label, Labels, SeriesBatch, SeriesKind, SeriesRef, WriteBatch};
 use nines_proto::prometheus;
 use prost::Message;
 
@@ -232,7 +232,7 @@ pub fn decode_write_request_fast(buf: &[u8]) -> Result<WriteBatch, DecodeError> 
 
 /// A series whose label bytes the cache did not know: once its labels are
 /// resolved, [`SeriesCache::insert`] it under `hash` and `key`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct CacheMiss {
     /// Index into the batch's series.
     pub index: usize,
@@ -289,6 +289,60 @@ fn series_labels(b: &[u8]) -> Result<Labels, DecodeError> {
     Ok(Labels::new(labels))
 }
 
+/// Where a series message's label fields are (key, length and message of
+/// each): both write requests keep them in field 1.
+struct LabelSpan {
+    start: usize,
+    end: usize,
+    contiguous: bool,
+}
+
+impl LabelSpan {
+    /// Notes a label field that began at `field_start` and ends at `end`.
+    fn add(&mut self, field_start: usize, end: usize) {
+        if self.end == 0 {
+            self.start = field_start;
+        } else if self.end != field_start {
+            self.contiguous = false;
+        }
+        self.end = end;
+    }
+
+    /// The series' labels, or its cached head series (labels left empty);
+    /// a cache miss is decoded and listed in `misses`. `decode` reads the
+    /// labels of a message or of the label span alone.
+    fn resolve(
+        &self,
+        msg: &[u8],
+        cache: Option<&SeriesCache>,
+        index: usize,
+        misses: &mut Vec<CacheMiss>,
+        decode: fn(&[u8]) -> Result<Labels, DecodeError>,
+    ) -> Result<(Labels, Option<SeriesRef>), DecodeError> {
+        if self.end == 0 {
+            return Ok((Labels::default(), None));
+        }
+        let key = &msg[self.start..self.end];
+        if !self.contiguous {
+            return decode(msg).map(|l| (l, None));
+        }
+        let Some(c) = cache else {
+            return decode(key).map(|l| (l, None));
+        };
+        let hash = key_hash(key);
+        if let Some(r) = c.get(hash, key) {
+            return Ok((Labels::default(), Some(r)));
+        }
+        let labels = decode(key)?;
+        misses.push(CacheMiss {
+            index,
+            hash,
+            key: key.into(),
+        });
+        Ok((labels, None))
+    }
+}
+
 fn series_samples(
     b: &[u8],
     cache: Option<&SeriesCache>,
@@ -298,8 +352,11 @@ fn series_samples(
     const TS: &str = "SeriesSamples.timestamps";
     const VALS: &str = "SeriesSamples.values";
     let mut r = Reader::new(b);
-    // The span of the label fields (key, length and message of each).
-    let (mut span_start, mut span_end, mut contiguous) = (0usize, 0usize, true);
+    let mut span = LabelSpan {
+        start: 0,
+        end: 0,
+        contiguous: true,
+    };
     let mut kind = 0i32;
     let mut timestamps: Vec<i64> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
@@ -309,12 +366,7 @@ fn series_samples(
             (1, w) => {
                 expect_wire(w, LEN, "SeriesSamples.labels")?;
                 r.bytes("SeriesSamples.labels")?;
-                if span_end == 0 {
-                    span_start = field_start;
-                } else if span_end != field_start {
-                    contiguous = false;
-                }
-                span_end = r.pos;
+                span.add(field_start, r.pos);
             }
             (2, w) => {
                 expect_wire(w, VARINT, "SeriesSamples.kind")?;
@@ -352,26 +404,7 @@ fn series_samples(
             (_, w) => r.skip(w, "SeriesSamples")?,
         }
     }
-    let key = &b[span_start..span_end];
-    let cached = cache.filter(|_| contiguous && !key.is_empty());
-    let mut resolved = None;
-    let mut labels = Labels::default();
-    match cached {
-        Some(c) => {
-            let hash = key_hash(key);
-            resolved = c.get(hash, key);
-            if resolved.is_none() {
-                labels = series_labels(key)?;
-                misses.push(CacheMiss {
-                    index,
-                    hash,
-                    key: key.into(),
-                });
-            }
-        }
-        None if span_end > 0 => labels = series_labels(if contiguous { key } else { b })?,
-        None => {}
-    }
+    let (labels, resolved) = span.resolve(b, cache, index, misses, series_labels)?;
     Ok(SeriesBatch {
         kind: kind_from_proto(kind),
         labels,
@@ -394,19 +427,33 @@ fn wire_error(field: &'static str, wire: u8) -> DecodeError {
 pub struct RemoteWrite {
     pub series: Vec<SeriesBatch>,
     pub metadata: Vec<prometheus::MetricMetadata>,
+    /// With the series cache: the series to add to it.
+    pub misses: Vec<CacheMiss>,
 }
 
 /// Decodes a remote-write 1.0 `WriteRequest` (already decompressed); equal
 /// to prost's decode followed by the conversion the receiver did before.
 pub fn decode_remote_write_fast(buf: &[u8]) -> Result<RemoteWrite, DecodeError> {
+    decode_remote_write_cached(buf, None)
+}
+
+/// [`decode_remote_write_fast`] with the series cache, as
+/// [`decode_write_request_cached`] does it.
+pub fn decode_remote_write_cached(
+    buf: &[u8],
+    cache: Option<&SeriesCache>,
+) -> Result<RemoteWrite, DecodeError> {
+    let cache = cache.filter(|c| c.enabled());
     let mut r = Reader::new(buf);
     let mut out = RemoteWrite::default();
     while r.has_more() {
         match r.key("WriteRequest")? {
             (1, w) => {
                 expect_wire(w, LEN, "WriteRequest.timeseries")?;
+                let b = r.bytes("WriteRequest.timeseries")?;
+                let index = out.series.len();
                 out.series
-                    .push(time_series(r.bytes("WriteRequest.timeseries")?)?);
+                    .push(time_series(b, cache, index, &mut out.misses)?);
             }
             (3, w) => {
                 expect_wire(w, LEN, "WriteRequest.metadata")?;
@@ -424,17 +471,41 @@ pub fn decode_remote_write_fast(buf: &[u8]) -> Result<RemoteWrite, DecodeError> 
     Ok(out)
 }
 
-fn time_series(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
-    let n = count_samples(b);
+/// The labels of a `TimeSeries` message: every `labels` field in order.
+fn time_series_labels(b: &[u8]) -> Result<Labels, DecodeError> {
     let mut r = Reader::new(b);
     let mut labels = Vec::new();
+    while r.has_more() {
+        match r.key("TimeSeries")? {
+            (1, _) => labels.push(label(r.bytes("TimeSeries.labels")?, "Label")?),
+            (_, w) => r.skip(w, "TimeSeries")?,
+        }
+    }
+    Ok(Labels::new(labels))
+}
+
+fn time_series(
+    b: &[u8],
+    cache: Option<&SeriesCache>,
+    index: usize,
+    misses: &mut Vec<CacheMiss>,
+) -> Result<SeriesBatch, DecodeError> {
+    let n = count_samples(b);
+    let mut r = Reader::new(b);
+    let mut span = LabelSpan {
+        start: 0,
+        end: 0,
+        contiguous: true,
+    };
     let mut timestamps = Vec::with_capacity(n);
     let mut values = Vec::with_capacity(n);
     while r.has_more() {
+        let field_start = r.pos;
         match r.key("TimeSeries")? {
             (1, w) => {
                 expect_wire(w, LEN, "TimeSeries.labels")?;
-                labels.push(label(r.bytes("TimeSeries.labels")?, "Label")?);
+                r.bytes("TimeSeries.labels")?;
+                span.add(field_start, r.pos);
             }
             (2, w) => {
                 expect_wire(w, LEN, "TimeSeries.samples")?;
@@ -454,12 +525,13 @@ fn time_series(b: &[u8]) -> Result<SeriesBatch, DecodeError> {
             (_, w) => r.skip(w, "TimeSeries")?,
         }
     }
+    let (labels, resolved) = span.resolve(b, cache, index, misses, time_series_labels)?;
     Ok(SeriesBatch {
-        labels: Labels::new(labels),
+        labels,
         kind: SeriesKind::Unknown,
         timestamps,
         values,
-        resolved: None,
+        resolved,
     })
 }
 

@@ -115,9 +115,11 @@ pub fn batch_from_remote_write(
     let mut series = req.series;
     if !state.metadata.read().is_empty() {
         for s in &mut series {
-            s.kind = s
-                .labels
-                .metric_name()
+            let name = match &s.resolved {
+                Some(r) if s.labels.is_empty() => r.label(nines_engine::METRIC_NAME),
+                _ => s.labels.metric_name(),
+            };
+            s.kind = name
                 .map(|n| state.kind_from_metadata(n))
                 .unwrap_or_default();
         }

@@ -4,9 +4,10 @@
 //! the same way each time. Decoding them (a UTF-8 check and two strings per
 //! label, a sort) and resolving them in the head (hashing the strings,
 //! comparing them with the stored copy) cost about half of the server's CPU
-//! per sample under gRPC ingest. This cache maps the exact bytes of a
-//! series' label fields to the engine's [`SeriesRef`], so a repeated series
-//! costs one hash of its bytes, one map probe and one comparison.
+//! per sample under gRPC and remote-write ingest. This cache maps the exact
+//! bytes of a series' label fields to the engine's [`SeriesRef`], so a
+//! repeated series costs one hash of its bytes, one map probe and one
+//! comparison.
 //!
 //! Entries are only added after the labels decoded and resolved without
 //! error, so skipping the checks on a hit is exact: the same bytes always

@@ -140,6 +140,11 @@ impl SeriesRef {
     pub fn labels(&self) -> Labels {
         self.0.labels()
     }
+
+    /// One label's value (no allocation).
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.0.label(name)
+    }
 }
 
 impl std::fmt::Debug for SeriesRef {

@@ -44,6 +44,17 @@ impl MemSeries {
         &self.labels.0
     }
 
+    /// One label's value, without decoding the set.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        let mut it = self.labels.strings();
+        while let (Some(n), Some(v)) = (it.next(), it.next()) {
+            if n == name {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     /// Whether the head still holds the series (a writer's resolved handle
     /// goes stale when an idle series is forgotten).
     pub fn is_live(&self) -> bool {

@@ -44,6 +44,7 @@ fn reference_remote_write(req: pw::WriteRequest) -> RemoteWrite {
             })
             .collect(),
         metadata: req.metadata,
+        misses: Vec::new(),
     }
 }
 
@@ -389,5 +390,55 @@ fn label_fields_split_by_other_fields_are_decoded_but_not_cached() {
                 vec![1.5f64.to_bits()]
             )]
         );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn cached_remote_write_decode_equals_the_plain_one(
+        mut req in rw_request(),
+        names in prop::collection::vec(prop::option::of("[a-z]{1,3}"), 5),
+    ) {
+        for (s, n) in req.timeseries.iter_mut().zip(names) {
+            if let Some(n) = n {
+                s.labels.push(pw::Label { name: "__name__".into(), value: n });
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let engine = nines_engine::Engine::open(
+            nines_engine::EngineOptions::new(dir.path()).background(false),
+        )
+        .unwrap();
+        let cache = SeriesCache::new(1024);
+        let buf = req.encode_to_vec();
+        let plain = decode_remote_write_fast(&buf).unwrap();
+        prop_assert!(plain.misses.is_empty());
+        let mut hits = 0;
+        for pass in 0..2 {
+            let mut d = decode_remote_write_cached(&buf, Some(&cache)).unwrap();
+            hits = d.series.iter().filter(|s| s.resolved.is_some()).count();
+            for m in std::mem::take(&mut d.misses) {
+                if let Ok(r) = engine.resolve(&d.series[m.index].labels) {
+                    cache.insert(m.hash, m.key, r);
+                }
+            }
+            for s in &mut d.series {
+                if let Some(r) = s.resolved.take() {
+                    prop_assert!(s.labels.is_empty());
+                    s.labels = r.labels();
+                    // What the receiver reads the metadata kind by.
+                    prop_assert_eq!(r.label("__name__"), s.labels.metric_name());
+                }
+            }
+            prop_assert_eq!(key(&d.series), key(&plain.series), "pass {}", pass);
+            prop_assert_eq!(&d.metadata, &plain.metadata);
+        }
+        let resolvable = plain
+            .series
+            .iter()
+            .filter(|s| !s.labels.is_empty() && engine.resolve(&s.labels).is_ok())
+            .count();
+        prop_assert_eq!(hits, resolvable);
     }
 }

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::decode::{self, DecodeError, RemoteWrite};
 use crate::ingest::{self, WriteError};
+use crate::series_cache::SeriesCache;
 use crate::state::{AppState, Overload};
 
 const PROTOCOL: &str = "remote_write";
@@ -57,7 +58,11 @@ fn not_a_write_request(e: DecodeError) -> String {
 
 /// Decompresses into this thread's buffer and decodes from it (no await in
 /// between, so the buffer is never held across tasks).
-fn decode_snappy(body: &[u8], len: usize) -> Result<RemoteWrite, String> {
+fn decode_snappy(
+    body: &[u8],
+    len: usize,
+    cache: Option<&SeriesCache>,
+) -> Result<RemoteWrite, String> {
     let run = |buf: &mut Vec<u8>| {
         if buf.len() < len {
             buf.resize(len, 0);
@@ -65,7 +70,7 @@ fn decode_snappy(body: &[u8], len: usize) -> Result<RemoteWrite, String> {
         let n = snap::raw::Decoder::new()
             .decompress(body, &mut buf[..len])
             .map_err(|e| format!("body is not valid snappy: {e}"))?;
-        let out = decode::decode_remote_write_fast(&buf[..n]).map_err(not_a_write_request);
+        let out = decode::decode_remote_write_cached(&buf[..n], cache).map_err(not_a_write_request);
         if buf.len() > KEEP_SNAPPY_BUF {
             *buf = Vec::new();
         }
@@ -132,7 +137,7 @@ pub fn decode_remote_write_body(
 ) -> Result<RemoteWrite, String> {
     let len = decompressed_len(encoding, body, limit)?;
     match encoding {
-        "snappy" => decode_snappy(body, len),
+        "snappy" => decode_snappy(body, len, None),
         "zstd" => decode::decode_remote_write_fast(&decompress_zstd(body, limit)?)
             .map_err(not_a_write_request),
         _ => decode::decode_remote_write_fast(body).map_err(not_a_write_request),
@@ -172,8 +177,9 @@ pub async fn remote_write(
         Ok(r) => r,
         Err(e) => return overloaded(&st, e),
     };
+    let cache = Some(&st.series_cache);
     let decoded = match encoding.as_str() {
-        "snappy" => decode_snappy(&body, decompressed_len),
+        "snappy" => decode_snappy(&body, decompressed_len, cache),
         "zstd" => {
             let out = match decompress_zstd(&body, limit) {
                 Ok(out) => out,
@@ -185,22 +191,25 @@ pub async fn remote_write(
                     Err(e) => return overloaded(&st, e),
                 }
             }
-            decode::decode_remote_write_fast(&out).map_err(not_a_write_request)
+            decode::decode_remote_write_cached(&out, cache).map_err(not_a_write_request)
         }
-        _ => decode::decode_remote_write_fast(&body).map_err(not_a_write_request),
+        _ => decode::decode_remote_write_cached(&body, cache).map_err(not_a_write_request),
     };
-    let req = match decoded {
+    let mut req = match decoded {
         Ok(r) => r,
         Err(msg) => return bad(&st, msg),
     };
+    let mut misses = std::mem::take(&mut req.misses);
     let mut batch = match ingest::batch_from_remote_write(req, &st) {
         Ok(b) => b,
         Err(e) => return bad(&st, e.to_string()),
     };
     if let Some(t) = &id.tenant {
+        // The cache holds the label sets as sent, without the tenant.
         crate::auth::scope_batch(&mut batch, t);
+        misses.clear();
     }
-    let result = ingest::append(&st, batch).await;
+    let result = ingest::append_caching(&st, batch, misses).await;
     drop(reservation);
     drop(extra);
     match result {
