@@ -175,16 +175,17 @@ fn encode(workload: &Workload, batch: usize) -> Encoded {
 }
 
 /// Sends every request with `concurrency` workers; returns the elapsed time.
+/// Sends requests `0..n` with `concurrency` workers; `send(worker, i)`.
 async fn push<F, Fut>(n: usize, concurrency: usize, send: F) -> Duration
 where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
     let send = Arc::new(send);
     let t = Instant::now();
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
+        .map(|w| {
             let next = Arc::clone(&next);
             let send = Arc::clone(&send);
             tokio::spawn(async move {
@@ -193,7 +194,7 @@ where
                     if i >= n {
                         return;
                     }
-                    send(i).await;
+                    send(w, i).await;
                 }
             })
         })
@@ -240,7 +241,7 @@ async fn remote_write(
         .build()
         .expect("client");
     let enc2 = Arc::clone(enc);
-    push(enc.remote_write.len(), concurrency, move |i| {
+    push(enc.remote_write.len(), concurrency, move |_, i| {
         let client = client.clone();
         let body = enc2.remote_write[i].clone();
         async move {
@@ -306,17 +307,24 @@ async fn main() {
             let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
             let pid = s.child.id().to_string();
             let grpc = s.grpc.expect("grpc address");
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-                .expect("endpoint")
-                .connect()
-                .await
-                .expect("connect");
+            // One connection per worker, as the remote-write client's pool
+            // has (a tonic channel is one HTTP/2 connection).
+            let mut channels = Vec::new();
+            for _ in 0..args.concurrency {
+                channels.push(
+                    tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+                        .expect("endpoint")
+                        .connect()
+                        .await
+                        .expect("connect"),
+                );
+            }
             let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
             let enc2 = Arc::clone(&enc);
-            let elapsed = push(enc.grpc.len(), args.concurrency, move |i| {
+            let elapsed = push(enc.grpc.len(), args.concurrency, move |w, i| {
                 let on = on;
-                let mut client =
-                    tonic::client::Grpc::new(channel.clone()).max_encoding_message_size(64 << 20);
+                let mut client = tonic::client::Grpc::new(channels[w].clone())
+                    .max_encoding_message_size(64 << 20);
                 let body = PreEncoded(enc2.grpc[i].clone());
                 let samples = enc2.samples[i];
                 async move {
