@@ -146,7 +146,7 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self, engine: &Engine) -> String {
+    pub fn render(&self, engine: &Engine, cache: &crate::series_cache::SeriesCache) -> String {
         let mut o = String::with_capacity(8 << 10);
         let c = engine.counters();
         counter(
@@ -253,6 +253,25 @@ impl Metrics {
             "nines_head_series",
             "Series in the in-memory head.",
             engine.head().series_count() as f64,
+        );
+        let (hits, misses) = cache.counts();
+        counter(
+            &mut o,
+            "nines_write_series_cache_hits_total",
+            "Written series found in the series cache by their label bytes.",
+            hits,
+        );
+        counter(
+            &mut o,
+            "nines_write_series_cache_misses_total",
+            "Written series whose labels were decoded and looked up (new to the cache).",
+            misses,
+        );
+        gauge(
+            &mut o,
+            "nines_write_series_cache_entries",
+            "Label sets in the series cache (limits.write_series_cache).",
+            cache.len() as f64,
         );
         let snap = engine.snapshot();
         let mut bytes: BTreeMap<String, (u64, u64)> = BTreeMap::new();

@@ -19,6 +19,8 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use nines_engine::SeriesRef;
 use parking_lot::Mutex;
@@ -59,6 +61,8 @@ pub struct SeriesCache {
     shards: Box<[Mutex<Shard>]>,
     /// Entries per generation per shard.
     generation: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl SeriesCache {
@@ -68,6 +72,8 @@ impl SeriesCache {
         SeriesCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             generation: capacity.div_ceil(SHARDS),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -84,6 +90,22 @@ impl SeriesCache {
         if !self.enabled() {
             return None;
         }
+        let found = self.lookup(hash, key);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Relaxed);
+        found
+    }
+
+    /// (hits, misses) since start, for `/metrics`.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
+
+    fn lookup(&self, hash: u64, key: &[u8]) -> Option<SeriesRef> {
         let mut shard = self.shard(hash).lock();
         if let Some(e) = shard.young.get(&hash) {
             return (*e.key == *key && e.series.is_live()).then(|| e.series.clone());
@@ -181,6 +203,7 @@ mod tests {
         assert_eq!(c.get(h, &key), Some(r));
         // Same hash slot, other bytes: a miss, never the wrong series.
         assert_eq!(c.get(h, b"other"), None);
+        assert_eq!(c.counts(), (1, 2));
         assert_eq!(SeriesCache::new(0).get(h, &key), None);
     }
 

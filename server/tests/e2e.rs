@@ -361,6 +361,8 @@ async fn http_label_series_metadata_and_ops_endpoints() {
         "nines_samples_appended_total 3",
         "nines_wal_fsync_duration_seconds_bucket",
         "nines_head_series 3",
+        "nines_write_series_cache_entries 3",
+        "nines_write_series_cache_misses_total 3",
         "nines_write_requests_total{protocol=\"grpc\",outcome=\"ok\"} 1",
         "nines_compactions_total",
         "nines_query_duration_seconds",
