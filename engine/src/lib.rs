@@ -46,6 +46,6 @@ pub mod wal;
 
 pub use engine::{Engine, OpenReport};
 pub use error::{Error, Result};
-pub use head::SeriesRef;
+pub use head::{SeriesRef, WeakSeriesRef};
 pub use options::{EngineOptions, Retention};
 pub use types::*;

@@ -11,8 +11,8 @@
 //!
 //! Entries are only added after the labels decoded and resolved without
 //! error, so skipping the checks on a hit is exact: the same bytes always
-//! decode to the same label set. A handle the head has since dropped (an
-//! idle series) counts as a miss. Two generations bound the size: lookups
+//! decode to the same label set. Entries hold weak handles: a series the
+//! head has since forgotten (idle) is freed and counts as a miss. Two generations bound the size: lookups
 //! read both and move hits to the young one; when the young one is full it
 //! becomes the old one and the old one is dropped, so series written in
 //! every request stay and the rest age out.
@@ -22,7 +22,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
-use nines_engine::SeriesRef;
+use nines_engine::{SeriesRef, WeakSeriesRef};
 use parking_lot::Mutex;
 
 const SHARDS: usize = 16;
@@ -47,7 +47,8 @@ type Map = HashMap<u64, Entry, BuildHasherDefault<Identity>>;
 
 struct Entry {
     key: Box<[u8]>,
-    series: SeriesRef,
+    /// Weak: a series the head forgets is freed, not kept by the cache.
+    series: WeakSeriesRef,
 }
 
 #[derive(Default)]
@@ -108,13 +109,20 @@ impl SeriesCache {
     fn lookup(&self, hash: u64, key: &[u8]) -> Option<SeriesRef> {
         let mut shard = self.shard(hash).lock();
         if let Some(e) = shard.young.get(&hash) {
-            return (*e.key == *key && e.series.is_live()).then(|| e.series.clone());
+            if *e.key != *key {
+                return None;
+            }
+            let series = e.series.upgrade();
+            if series.is_none() {
+                shard.young.remove(&hash);
+            }
+            return series;
         }
         let e = shard.old.remove(&hash)?;
-        if *e.key != *key || !e.series.is_live() {
+        if *e.key != *key {
             return None;
         }
-        let series = e.series.clone();
+        let series = e.series.upgrade()?;
         self.put(&mut shard, hash, e);
         Some(series)
     }
@@ -127,6 +135,7 @@ impl SeriesCache {
         }
         let mut shard = self.shard(hash).lock();
         shard.old.remove(&hash);
+        let series = series.downgrade();
         self.put(&mut shard, hash, Entry { key, series });
     }
 

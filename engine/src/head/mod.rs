@@ -145,6 +145,24 @@ impl SeriesRef {
     pub fn label(&self, name: &str) -> Option<&str> {
         self.0.label(name)
     }
+
+    /// A handle that does not keep the series alive, for caches.
+    pub fn downgrade(&self) -> WeakSeriesRef {
+        WeakSeriesRef(Arc::downgrade(&self.0))
+    }
+}
+
+/// A [`SeriesRef`] that does not keep the series alive: once the head has
+/// forgotten the series and no batch holds it, its labels and samples are
+/// freed and [`WeakSeriesRef::upgrade`] answers `None`.
+#[derive(Clone, Debug, Default)]
+pub struct WeakSeriesRef(std::sync::Weak<MemSeries>);
+
+impl WeakSeriesRef {
+    /// The series, while the head still holds it.
+    pub fn upgrade(&self) -> Option<SeriesRef> {
+        self.0.upgrade().filter(|s| s.is_live()).map(SeriesRef)
+    }
 }
 
 impl std::fmt::Debug for SeriesRef {

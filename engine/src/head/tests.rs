@@ -223,3 +223,26 @@ fn a_handle_to_a_forgotten_series_resolves_its_labels_again() {
     assert_ne!(sel[0].id, r.id());
     assert_eq!(sel[0].data.lock().ts, vec![5000, 6000]);
 }
+
+#[test]
+fn a_weak_handle_neither_keeps_a_forgotten_series_nor_finds_it() {
+    let h = head();
+    let r = h
+        .resolve(&Labels::from_pairs(&[("__name__", "gone")]))
+        .unwrap();
+    let weak = r.downgrade();
+    let mut out = AppendOutcome::default();
+    h.append(
+        &WriteBatch {
+            series: vec![by_handle(&r, &[10], &[1.0])],
+        },
+        &mut out,
+    );
+    assert_eq!(weak.upgrade(), Some(r.clone()));
+    h.set_persisted_through(4000);
+    assert_eq!(h.truncate_through(4000, 1000), 1);
+    // Still held by `r`, but dropped: not handed out.
+    assert_eq!(weak.upgrade(), None);
+    drop(r);
+    assert_eq!(weak.0.strong_count(), 0, "the series was freed");
+}
