@@ -276,14 +276,15 @@ pub fn decode_write_request_cached(
     Ok(out)
 }
 
-/// The labels of a `SeriesSamples` message: every `labels` field in order.
-fn series_labels(b: &[u8]) -> Result<Labels, DecodeError> {
+/// The labels of a series message (`SeriesSamples`, `TimeSeries`): every
+/// `labels` field (number 1) in order; `msg` and `field` name them in errors.
+fn message_labels(b: &[u8], msg: &'static str, field: &'static str) -> Result<Labels, DecodeError> {
     let mut r = Reader::new(b);
     let mut labels = Vec::new();
     while r.has_more() {
-        match r.key("SeriesSamples")? {
-            (1, _) => labels.push(label(r.bytes("SeriesSamples.labels")?, "Label")?),
-            (_, w) => r.skip(w, "SeriesSamples")?,
+        match r.key(msg)? {
+            (1, _) => labels.push(label(r.bytes(field)?, "Label")?),
+            (_, w) => r.skip(w, msg)?,
         }
     }
     Ok(Labels::new(labels))
@@ -295,9 +296,22 @@ struct LabelSpan {
     start: usize,
     end: usize,
     contiguous: bool,
+    /// The message and field, for errors.
+    msg: &'static str,
+    field: &'static str,
 }
 
 impl LabelSpan {
+    fn new(msg: &'static str, field: &'static str) -> LabelSpan {
+        LabelSpan {
+            start: 0,
+            end: 0,
+            contiguous: true,
+            msg,
+            field,
+        }
+    }
+
     /// Notes a label field that began at `field_start` and ends at `end`.
     fn add(&mut self, field_start: usize, end: usize) {
         if self.end == 0 {
@@ -309,16 +323,15 @@ impl LabelSpan {
     }
 
     /// The series' labels, or its cached head series (labels left empty);
-    /// a cache miss is decoded and listed in `misses`. `decode` reads the
-    /// labels of a message or of the label span alone.
+    /// a cache miss is decoded and listed in `misses`.
     fn resolve(
         &self,
         msg: &[u8],
         cache: Option<&SeriesCache>,
         index: usize,
         misses: &mut Vec<CacheMiss>,
-        decode: fn(&[u8]) -> Result<Labels, DecodeError>,
     ) -> Result<(Labels, Option<SeriesRef>), DecodeError> {
+        let decode = |b| message_labels(b, self.msg, self.field);
         if self.end == 0 {
             return Ok((Labels::default(), None));
         }
@@ -352,11 +365,7 @@ fn series_samples(
     const TS: &str = "SeriesSamples.timestamps";
     const VALS: &str = "SeriesSamples.values";
     let mut r = Reader::new(b);
-    let mut span = LabelSpan {
-        start: 0,
-        end: 0,
-        contiguous: true,
-    };
+    let mut span = LabelSpan::new("SeriesSamples", "SeriesSamples.labels");
     let mut kind = 0i32;
     let mut timestamps: Vec<i64> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
@@ -404,7 +413,7 @@ fn series_samples(
             (_, w) => r.skip(w, "SeriesSamples")?,
         }
     }
-    let (labels, resolved) = span.resolve(b, cache, index, misses, series_labels)?;
+    let (labels, resolved) = span.resolve(b, cache, index, misses)?;
     Ok(SeriesBatch {
         kind: kind_from_proto(kind),
         labels,
@@ -471,19 +480,6 @@ pub fn decode_remote_write_cached(
     Ok(out)
 }
 
-/// The labels of a `TimeSeries` message: every `labels` field in order.
-fn time_series_labels(b: &[u8]) -> Result<Labels, DecodeError> {
-    let mut r = Reader::new(b);
-    let mut labels = Vec::new();
-    while r.has_more() {
-        match r.key("TimeSeries")? {
-            (1, _) => labels.push(label(r.bytes("TimeSeries.labels")?, "Label")?),
-            (_, w) => r.skip(w, "TimeSeries")?,
-        }
-    }
-    Ok(Labels::new(labels))
-}
-
 fn time_series(
     b: &[u8],
     cache: Option<&SeriesCache>,
@@ -492,11 +488,7 @@ fn time_series(
 ) -> Result<SeriesBatch, DecodeError> {
     let n = count_samples(b);
     let mut r = Reader::new(b);
-    let mut span = LabelSpan {
-        start: 0,
-        end: 0,
-        contiguous: true,
-    };
+    let mut span = LabelSpan::new("TimeSeries", "TimeSeries.labels");
     let mut timestamps = Vec::with_capacity(n);
     let mut values = Vec::with_capacity(n);
     while r.has_more() {
@@ -525,7 +517,7 @@ fn time_series(
             (_, w) => r.skip(w, "TimeSeries")?,
         }
     }
-    let (labels, resolved) = span.resolve(b, cache, index, misses, time_series_labels)?;
+    let (labels, resolved) = span.resolve(b, cache, index, misses)?;
     Ok(SeriesBatch {
         labels,
         kind: SeriesKind::Unknown,

@@ -280,35 +280,51 @@ fn remote_write_errors_name_the_field() {
     assert!(pw::WriteRequest::decode(&buf[..]).is_err());
 }
 
-/// Decodes with the cache, resolving and remembering the misses as the
-/// write path does; returns the batch with every label set spelled out and
-/// how many series came from the cache.
-fn decode_through_cache(
-    buf: &[u8],
+fn scratch_engine() -> (tempfile::TempDir, nines_engine::Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine =
+        nines_engine::Engine::open(nines_engine::EngineOptions::new(dir.path()).background(false))
+            .unwrap();
+    (dir, engine)
+}
+
+/// What the write path does after a cached decode: resolves and remembers
+/// the misses. Then spells every cached series back out as labels (checking
+/// the metric name the remote-write receiver reads kinds by) so the batch
+/// compares with a plain decode; returns how many series were cache hits.
+fn settle(
+    series: &mut [SeriesBatch],
+    misses: Vec<CacheMiss>,
     cache: &SeriesCache,
     engine: &nines_engine::Engine,
-) -> (Key, usize) {
-    let mut d = decode_write_request_cached(buf, Some(cache)).unwrap();
-    let hits = d
-        .batch
-        .series
-        .iter()
-        .filter(|s| s.resolved.is_some())
-        .count();
-    for m in d.misses {
-        let sb = &d.batch.series[m.index];
+) -> usize {
+    let hits = series.iter().filter(|s| s.resolved.is_some()).count();
+    for m in misses {
+        let sb = &series[m.index];
         assert!(sb.resolved.is_none());
         if let Ok(r) = engine.resolve(&sb.labels) {
             cache.insert(m.hash, m.key, r);
         }
     }
-    for s in &mut d.batch.series {
+    for s in series {
         if let Some(r) = s.resolved.take() {
             assert!(s.labels.is_empty());
             s.labels = r.labels();
+            assert_eq!(r.label("__name__"), s.labels.metric_name());
         }
     }
-    (key(&d.batch.series), hits)
+    hits
+}
+
+fn decode_through_cache(
+    buf: &[u8],
+    cache: &SeriesCache,
+    engine: &nines_engine::Engine,
+) -> (Key, usize) {
+    let d = decode_write_request_cached(buf, Some(cache)).unwrap();
+    let mut series = d.batch.series;
+    let hits = settle(&mut series, d.misses, cache, engine);
+    (key(&series), hits)
 }
 
 proptest! {
@@ -324,11 +340,7 @@ proptest! {
                 s.labels.push(v1::Label { name: "__name__".into(), value: n });
             }
         }
-        let dir = tempfile::tempdir().unwrap();
-        let engine = nines_engine::Engine::open(
-            nines_engine::EngineOptions::new(dir.path()).background(false),
-        )
-        .unwrap();
+        let (_dir, engine) = scratch_engine();
         let cache = SeriesCache::new(1024);
         let buf = req.encode_to_vec();
         let plain = key(&decode_write_request_fast(&buf).unwrap().series);
@@ -347,10 +359,7 @@ proptest! {
 
 #[test]
 fn label_fields_split_by_other_fields_are_decoded_but_not_cached() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine =
-        nines_engine::Engine::open(nines_engine::EngineOptions::new(dir.path()).background(false))
-            .unwrap();
+    let (_dir, engine) = scratch_engine();
     let cache = SeriesCache::new(1024);
     let label = |n: &str, v: &str| {
         v1::Label {
@@ -405,11 +414,7 @@ proptest! {
                 s.labels.push(pw::Label { name: "__name__".into(), value: n });
             }
         }
-        let dir = tempfile::tempdir().unwrap();
-        let engine = nines_engine::Engine::open(
-            nines_engine::EngineOptions::new(dir.path()).background(false),
-        )
-        .unwrap();
+        let (_dir, engine) = scratch_engine();
         let cache = SeriesCache::new(1024);
         let buf = req.encode_to_vec();
         let plain = decode_remote_write_fast(&buf).unwrap();
@@ -417,20 +422,8 @@ proptest! {
         let mut hits = 0;
         for pass in 0..2 {
             let mut d = decode_remote_write_cached(&buf, Some(&cache)).unwrap();
-            hits = d.series.iter().filter(|s| s.resolved.is_some()).count();
-            for m in std::mem::take(&mut d.misses) {
-                if let Ok(r) = engine.resolve(&d.series[m.index].labels) {
-                    cache.insert(m.hash, m.key, r);
-                }
-            }
-            for s in &mut d.series {
-                if let Some(r) = s.resolved.take() {
-                    prop_assert!(s.labels.is_empty());
-                    s.labels = r.labels();
-                    // What the receiver reads the metadata kind by.
-                    prop_assert_eq!(r.label("__name__"), s.labels.metric_name());
-                }
-            }
+            let misses = std::mem::take(&mut d.misses);
+            hits = settle(&mut d.series, misses, &cache, &engine);
             prop_assert_eq!(key(&d.series), key(&plain.series), "pass {}", pass);
             prop_assert_eq!(&d.metadata, &plain.metadata);
         }
