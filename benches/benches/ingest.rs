@@ -1,9 +1,11 @@
 //! The server's ingest path, phase by phase, on the seeded workload's
 //! batches of about 10,000 samples (what `ingest-load` sends): request
 //! decoding (prost and the conversion the server did, vs the hand-written
-//! decoder), the label-set hash every append computes, and `Engine::append` with the WAL not synced (CPU only),
-//! batches in order and with neighbours swapped (what concurrent writers
-//! deliver).
+//! decoder, and the decoder with the server's series cache warm), the
+//! label-set hash every append computes, and `Engine::append` with the WAL
+//! not synced (CPU only), batches in order and with neighbours swapped (what
+//! concurrent writers deliver), by labels and by resolved handles (what the
+//! series cache hands the engine).
 //!
 //! `cargo bench -p nines-benches --bench ingest`
 
@@ -16,8 +18,12 @@ use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions, Labels, WriteBatch};
 use nines_engine::{Label, SeriesBatch, SeriesKind};
 use nines_proto::{prometheus as pw, v1};
-use nines_server::decode::{decode_remote_write_fast, decode_write_request_fast};
+use nines_server::decode::{
+    decode_remote_write_cached, decode_remote_write_fast, decode_write_request_cached,
+    decode_write_request_fast,
+};
 use nines_server::ingest::batch_from_grpc;
+use nines_server::series_cache::SeriesCache;
 use prost::Message;
 
 const BATCH: usize = 10_000;
@@ -93,6 +99,43 @@ fn decode(c: &mut Criterion) {
             decode_remote_write_fast(&buf[..n]).map(|r| r.series.len())
         })
     });
+    // The series cache warm with every series of the batch (as after the
+    // first request of an agent): label bytes hashed and compared only.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let engine = Engine::open(EngineOptions::new(dir.path()).background(false))
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    let cache = SeriesCache::new(1 << 16);
+    let first =
+        decode_write_request_cached(&grpc, Some(&cache)).unwrap_or_else(|e| panic!("decode: {e}"));
+    for m in first.misses {
+        if let Ok(r) = engine.resolve(&first.batch.series[m.index].labels) {
+            cache.insert(m.hash, m.key, r);
+        }
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&rw)
+        .unwrap_or_default();
+    let first =
+        decode_remote_write_cached(&raw, Some(&cache)).unwrap_or_else(|e| panic!("decode: {e}"));
+    for m in first.misses {
+        if let Ok(r) = engine.resolve(&first.series[m.index].labels) {
+            cache.insert(m.hash, m.key, r);
+        }
+    }
+    g.bench_function("grpc_cached", |bench| {
+        bench
+            .iter(|| decode_write_request_cached(&grpc, Some(&cache)).map(|r| r.batch.series.len()))
+    });
+    g.bench_function("remote_write_snappy_cached", |bench| {
+        bench.iter(|| {
+            let n = snap::raw::decompress_len(&rw).unwrap_or(0);
+            buf.resize(n.max(buf.len()), 0);
+            let n = snap::raw::Decoder::new()
+                .decompress(&rw, &mut buf[..n])
+                .unwrap_or(0);
+            decode_remote_write_cached(&buf[..n], Some(&cache)).map(|r| r.series.len())
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("ingest_labels");
@@ -104,8 +147,9 @@ fn decode(c: &mut Criterion) {
 }
 
 /// Appends the batches in `order`, reopening a fresh engine each pass
-/// (outside the timed region).
-fn append_pass(all: &[WriteBatch], order: &[usize], iters: u64) -> Duration {
+/// (outside the timed region). `resolved`: each series goes in by a handle
+/// resolved beforehand, its labels left empty (outside the timed region).
+fn append_pass(all: &[WriteBatch], order: &[usize], iters: u64, resolved: bool) -> Duration {
     let mut total = Duration::ZERO;
     let mut done = 0u64;
     while done < iters {
@@ -118,8 +162,20 @@ fn append_pass(all: &[WriteBatch], order: &[usize], iters: u64) -> Duration {
             if done == iters {
                 break;
             }
+            let by_handle;
+            let batch = if resolved {
+                let mut b = all[i].clone();
+                for s in &mut b.series {
+                    let labels = std::mem::take(&mut s.labels);
+                    s.resolved = engine.resolve(&labels).ok();
+                }
+                by_handle = b;
+                &by_handle
+            } else {
+                &all[i]
+            };
             let t = Instant::now();
-            let out = engine.append(&all[i]);
+            let out = engine.append(batch);
             total += t.elapsed();
             assert!(out.is_ok_and(|o| o.rejected_samples == 0));
             done += 1;
@@ -140,9 +196,14 @@ fn append(c: &mut Criterion) {
         .map(|i| i ^ 1)
         .filter(|&i| i < all.len())
         .collect();
-    for (name, order) in [("in_order", in_order), ("pairs_swapped", swapped)] {
+    for (name, order, resolved) in [
+        ("in_order", &in_order, false),
+        ("pairs_swapped", &swapped, false),
+        ("in_order_resolved", &in_order, true),
+        ("pairs_swapped_resolved", &swapped, true),
+    ] {
         g.bench_function(name, |bench| {
-            bench.iter_custom(|iters| append_pass(&all, &order, iters))
+            bench.iter_custom(|iters| append_pass(&all, order, iters, resolved))
         });
     }
     g.finish();
