@@ -62,6 +62,16 @@ fn remote_write_batch(req: pw::WriteRequest) -> WriteBatch {
     }
 }
 
+/// A snappy body decompressed into a reused buffer, as the receiver does.
+fn unsnappy<'a>(body: &[u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
+    let n = snap::raw::decompress_len(body).unwrap_or(0);
+    buf.resize(n.max(buf.len()), 0);
+    let n = snap::raw::Decoder::new()
+        .decompress(body, &mut buf[..n])
+        .unwrap_or(0);
+    &buf[..n]
+}
+
 fn decode(c: &mut Criterion) {
     let all = batches();
     let b = &all[BATCHES / 2];
@@ -90,14 +100,7 @@ fn decode(c: &mut Criterion) {
     });
     let mut buf = Vec::new();
     g.bench_function("remote_write_snappy_fast", |bench| {
-        bench.iter(|| {
-            let n = snap::raw::decompress_len(&rw).unwrap_or(0);
-            buf.resize(n.max(buf.len()), 0);
-            let n = snap::raw::Decoder::new()
-                .decompress(&rw, &mut buf[..n])
-                .unwrap_or(0);
-            decode_remote_write_fast(&buf[..n]).map(|r| r.series.len())
-        })
+        bench.iter(|| decode_remote_write_fast(unsnappy(&rw, &mut buf)).map(|r| r.series.len()))
     });
     // The series cache warm with every series of the batch (as after the
     // first request of an agent): label bytes hashed and compared only.
@@ -105,35 +108,21 @@ fn decode(c: &mut Criterion) {
     let engine = Engine::open(EngineOptions::new(dir.path()).background(false))
         .unwrap_or_else(|e| panic!("open: {e}"));
     let cache = SeriesCache::new(1 << 16);
-    let first =
+    let mut first =
         decode_write_request_cached(&grpc, Some(&cache)).unwrap_or_else(|e| panic!("decode: {e}"));
-    for m in first.misses {
-        if let Ok(r) = engine.resolve(&first.batch.series[m.index].labels) {
-            cache.insert(m.hash, m.key, r);
-        }
-    }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(&rw)
-        .unwrap_or_default();
-    let first =
-        decode_remote_write_cached(&raw, Some(&cache)).unwrap_or_else(|e| panic!("decode: {e}"));
-    for m in first.misses {
-        if let Ok(r) = engine.resolve(&first.series[m.index].labels) {
-            cache.insert(m.hash, m.key, r);
-        }
-    }
+    cache.remember(&engine, &mut first.batch.series, first.misses);
+    let mut first = decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache))
+        .unwrap_or_else(|e| panic!("decode: {e}"));
+    let misses = std::mem::take(&mut first.misses);
+    cache.remember(&engine, &mut first.series, misses);
     g.bench_function("grpc_cached", |bench| {
         bench
             .iter(|| decode_write_request_cached(&grpc, Some(&cache)).map(|r| r.batch.series.len()))
     });
     g.bench_function("remote_write_snappy_cached", |bench| {
         bench.iter(|| {
-            let n = snap::raw::decompress_len(&rw).unwrap_or(0);
-            buf.resize(n.max(buf.len()), 0);
-            let n = snap::raw::Decoder::new()
-                .decompress(&rw, &mut buf[..n])
-                .unwrap_or(0);
-            decode_remote_write_cached(&buf[..n], Some(&cache)).map(|r| r.series.len())
+            decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache))
+                .map(|r| r.series.len())
         })
     });
     g.finish();

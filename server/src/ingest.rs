@@ -168,18 +168,8 @@ pub async fn append_caching(
 ) -> Result<AppendOutcome, WriteError> {
     let st = Arc::clone(state);
     let task = move || {
-        for m in misses {
-            let Some(sb) = batch.series.get_mut(m.index) else {
-                continue;
-            };
-            if sb.timestamps.is_empty() || sb.timestamps.len() != sb.values.len() {
-                continue;
-            }
-            if let Ok(r) = st.engine.resolve(&sb.labels) {
-                st.series_cache.insert(m.hash, m.key, r.clone());
-                sb.resolved = Some(r);
-            }
-        }
+        st.series_cache
+            .remember(&st.engine, &mut batch.series, misses);
         st.engine.append(&batch)
     };
     match tokio::task::spawn_blocking(task).await {

@@ -22,8 +22,10 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
-use nines_engine::{SeriesRef, WeakSeriesRef};
+use nines_engine::{Engine, SeriesBatch, SeriesRef, WeakSeriesRef};
 use parking_lot::Mutex;
+
+use crate::decode::CacheMiss;
 
 const SHARDS: usize = 16;
 
@@ -146,6 +148,25 @@ impl SeriesCache {
         shard.young.insert(hash, e);
     }
 
+    /// After a cached decode: resolves the series the cache missed, hands
+    /// each its handle and remembers it. Series whose samples the append
+    /// will refuse whole (none, or columns of different lengths) and label
+    /// sets the head refuses are left to the append, which reports them.
+    pub fn remember(&self, engine: &Engine, series: &mut [SeriesBatch], misses: Vec<CacheMiss>) {
+        for m in misses {
+            let Some(sb) = series.get_mut(m.index) else {
+                continue;
+            };
+            if sb.timestamps.is_empty() || sb.timestamps.len() != sb.values.len() {
+                continue;
+            }
+            if let Ok(r) = engine.resolve(&sb.labels) {
+                self.insert(m.hash, m.key, r.clone());
+                sb.resolved = Some(r);
+            }
+        }
+    }
+
     /// Entries held (both generations), for tests and `/metrics`.
     pub fn len(&self) -> usize {
         self.shards
@@ -191,7 +212,7 @@ pub fn key_hash(b: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nines_engine::{Engine, EngineOptions, Labels};
+    use nines_engine::{EngineOptions, Labels};
 
     fn engine(dir: &std::path::Path) -> Engine {
         Engine::open(EngineOptions::new(dir).background(false)).unwrap()
