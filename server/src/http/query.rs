@@ -75,15 +75,14 @@ fn respond(mut v: Value, limit: usize) -> Response {
             _ => {}
         }
     }
-    if !truncated {
-        return success(v.to_json());
-    }
-    let body = json!({
-        "status": "success",
-        "data": v.to_json(),
-        "warnings": ["results truncated due to limit"],
-    });
-    (StatusCode::OK, json_headers(), body.to_string()).into_response()
+    let warnings: &[&str] = if truncated {
+        &["results truncated due to limit"]
+    } else {
+        &[]
+    };
+    let mut body = Vec::new();
+    v.write_response(warnings, &mut body);
+    (StatusCode::OK, json_headers(), body).into_response()
 }
 
 /// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`,
