@@ -80,17 +80,23 @@ impl Value {
     pub fn write_response(&self, warnings: &[&str], out: &mut Vec<u8>) {
         out.extend_from_slice(br#"{"status":"success","data":"#);
         self.write_data(out);
-        if !warnings.is_empty() {
-            out.extend_from_slice(br#","warnings":["#);
-            for (i, w) in warnings.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json_str(w, out);
-            }
-            out.push(b']');
-        }
+        Value::write_warnings(warnings, out);
         out.push(b'}');
+    }
+
+    /// `,"warnings":[...]` when there are any.
+    pub(crate) fn write_warnings(warnings: &[&str], out: &mut Vec<u8>) {
+        if warnings.is_empty() {
+            return;
+        }
+        out.extend_from_slice(br#","warnings":["#);
+        for (i, w) in warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(w, out);
+        }
+        out.push(b']');
     }
 
     /// The `data` object, as [`Value::to_json`] prints it.
@@ -151,7 +157,7 @@ fn write_json_str(s: &str, out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-fn write_labels(labels: &Labels, out: &mut Vec<u8>) {
+pub(crate) fn write_labels(labels: &Labels, out: &mut Vec<u8>) {
     out.push(b'{');
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {
@@ -165,7 +171,7 @@ fn write_labels(labels: &Labels, out: &mut Vec<u8>) {
 }
 
 /// `[time,"value"]`.
-fn write_point(t: i64, v: f64, out: &mut Vec<u8>) {
+pub(crate) fn write_point(t: i64, v: f64, out: &mut Vec<u8>) {
     out.push(b'[');
     write_time(t, out);
     out.extend_from_slice(b",\"");
@@ -173,9 +179,9 @@ fn write_point(t: i64, v: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\"]");
 }
 
-/// [`format_value`] without the `String`.
+/// [`format_value`] into `out`: ryu's shortest round-trip digits, written
+/// without an exponent.
 fn write_value(v: f64, out: &mut Vec<u8>) {
-    use std::io::Write;
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
     } else if v == f64::INFINITY {
@@ -183,20 +189,66 @@ fn write_value(v: f64, out: &mut Vec<u8>) {
     } else if v == f64::NEG_INFINITY {
         out.extend_from_slice(b"-Inf");
     } else {
-        let _ = write!(out, "{v}");
+        let mut buf = ryu::Buffer::new();
+        write_plain(buf.format_finite(v).as_bytes(), out);
+    }
+}
+
+/// Rewrites ryu's text (`1.0`, `0.001`, `1.5e-7`, `1e21`, `-0.0`) as a
+/// plain decimal: no exponent, no `.0` on integers.
+fn write_plain(text: &[u8], out: &mut Vec<u8>) {
+    let (neg, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if neg {
+        out.push(b'-');
+    }
+    let Some(e) = text.iter().position(|&b| b == b'e') else {
+        // already plain
+        let text = text.strip_suffix(b".0").unwrap_or(text);
+        out.extend_from_slice(text);
+        return;
+    };
+    let (mantissa, exp) = (&text[..e], &text[e + 1..]);
+    let exp: i64 = std::str::from_utf8(exp)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for &b in mantissa {
+        if b != b'.' {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    let digits = &digits[..n];
+    // the decimal point falls after `point` digits
+    let point = 1 + exp;
+    if point <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', point.unsigned_abs() as usize));
+        out.extend_from_slice(digits);
+    } else if point as usize >= digits.len() {
+        out.extend_from_slice(digits);
+        out.extend(std::iter::repeat_n(b'0', point as usize - digits.len()));
+    } else {
+        out.extend_from_slice(&digits[..point as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[point as usize..]);
     }
 }
 
 /// [`format_time`] as text: seconds, and the milliseconds without their
 /// trailing zeros.
 fn write_time(ms: i64, out: &mut Vec<u8>) {
-    use std::io::Write;
     let abs = ms.unsigned_abs();
     let (secs, frac) = (abs / 1000, abs % 1000);
     if ms < 0 {
         out.push(b'-');
     }
-    let _ = write!(out, "{secs}");
+    out.extend_from_slice(itoa::Buffer::new().format(secs).as_bytes());
     if frac != 0 {
         let digits = [
             b'0' + (frac / 100) as u8,
@@ -224,19 +276,13 @@ pub fn labels_json(labels: &Labels) -> Json {
 }
 
 /// A sample value as Prometheus writes it: the shortest decimal that
-/// round-trips, without an exponent; `NaN`, `+Inf`, `-Inf`.
+/// round-trips, without an exponent; `NaN`, `+Inf`, `-Inf`. Like Go's
+/// `FormatFloat(v, 'f', -1, 64)`, an exact tie between two shortest
+/// candidates goes to the even digit (core's `Display` rounds it up).
 pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        // Rust's Display is the shortest round-trip decimal, never
-        // exponential: the same digits as Go's FormatFloat(v, 'f', -1, 64).
-        format!("{v}")
-    }
+    let mut out = Vec::with_capacity(24);
+    write_value(v, &mut out);
+    String::from_utf8(out).expect("ASCII")
 }
 
 /// A timestamp as a JSON number of seconds with up to millisecond digits
@@ -265,6 +311,14 @@ mod tests {
         assert_eq!(format_value(1e21), "1000000000000000000000");
         assert_eq!(format_value(1e-7), "0.0000001");
         assert_eq!(format_value(-0.0), "-0");
+        assert_eq!(format_value(1.5e-7), "0.00000015");
+        assert_eq!(format_value(1.25e300).len(), 301);
+        // exactly halfway between ...62 and ...63: Go (and Prometheus)
+        // print the even one
+        assert_eq!(
+            format_value(f64::from_bits(4_822_834_042_982_305_012)),
+            "265188791351399.62"
+        );
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_time(1_700_000_000_123).to_string(), "1700000000.123");
@@ -334,6 +388,27 @@ mod tests {
         // within about ±30,000 years of 1970: beyond that the tree's f64
         // loses the milliseconds (below), the writer does not
         -1_000_000_000_000_000i64..1_000_000_000_000_000
+    }
+
+    proptest! {
+        /// Plain decimals that read back as the same bits, as short as
+        /// core's `Display` and with its digits but for ties, for any bit
+        /// pattern and around ryu's switch to exponents.
+        #[test]
+        fn plain_shortest_round_trip(bits in any::<u64>(), e in -30i32..30, m in 1u32..100_000) {
+            for v in [f64::from_bits(bits), f64::from(m) * 10f64.powi(e), -f64::from(m) * 10f64.powi(e)] {
+                if !v.is_finite() {
+                    continue;
+                }
+                let ours = format_value(v);
+                let core = format!("{v}");
+                prop_assert!(!ours.contains('e') && !ours.ends_with(".0"), "{}", ours);
+                prop_assert_eq!(ours.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{}", ours);
+                prop_assert_eq!(ours.len(), core.len());
+                // a tie differs in the last digit only
+                prop_assert_eq!(&ours[..ours.len() - 1], &core[..core.len() - 1]);
+            }
+        }
     }
 
     #[test]
