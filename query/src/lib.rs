@@ -7,6 +7,7 @@
 //!   engine snapshot, with Prometheus 2.42's semantics.
 //! - [`functions`]: the function table and one file per function family.
 //! - [`value`]: results and their Prometheus JSON encoding.
+//! - [`range_cache`]: step-aligned range results kept across queries.
 //! - [`error`]: query errors with their API error type and HTTP status.
 //!
 //! Data path: `parse` → `eval` (over an engine `Snapshot`: selectors load
@@ -19,6 +20,7 @@ pub mod error;
 pub mod eval;
 pub mod functions;
 mod gofmt;
+pub mod range_cache;
 pub mod syntax;
 pub mod value;
 

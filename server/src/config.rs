@@ -147,6 +147,10 @@ pub struct Limits {
     /// labels (server/src/series_cache.rs). 262,144: about 50 MiB at most;
     /// set it near the number of series written at once, 0 turns it off.
     pub write_series_cache: usize,
+    /// Memory for range-query results kept so that a refreshed dashboard
+    /// computes only its new steps (nines_query::range_cache), in bytes.
+    /// 64 MiB; 0 turns it off.
+    pub query_range_cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -159,6 +163,7 @@ impl Default for Limits {
             query_timeout: "2m".into(),
             max_samples_per_query: 50_000_000,
             write_series_cache: 262_144,
+            query_range_cache_bytes: 64 << 20,
         }
     }
 }

@@ -146,7 +146,12 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self, engine: &Engine, cache: &crate::series_cache::SeriesCache) -> String {
+    pub fn render(
+        &self,
+        engine: &Engine,
+        cache: &crate::series_cache::SeriesCache,
+        range: nines_query::range_cache::RangeCacheStats,
+    ) -> String {
         let mut o = String::with_capacity(8 << 10);
         let c = engine.counters();
         counter(
@@ -272,6 +277,42 @@ impl Metrics {
             "nines_write_series_cache_entries",
             "Label sets in the series cache (limits.write_series_cache).",
             cache.len() as f64,
+        );
+        for (name, help, v) in [
+            (
+                "nines_query_range_cache_hits_total",
+                "Range queries answered from the range-result cache alone.",
+                range.hits,
+            ),
+            (
+                "nines_query_range_cache_partial_hits_total",
+                "Range queries that took their older steps from the cache and computed the rest.",
+                range.partial_hits,
+            ),
+            (
+                "nines_query_range_cache_misses_total",
+                "Cacheable range queries computed in full.",
+                range.misses,
+            ),
+            (
+                "nines_query_range_cache_uncacheable_total",
+                "Range queries the cache cannot hold (@, negative offset, SLO functions).",
+                range.uncacheable,
+            ),
+        ] {
+            counter(&mut o, name, help, v);
+        }
+        gauge(
+            &mut o,
+            "nines_query_range_cache_entries",
+            "Queries held in the range-result cache.",
+            range.entries as f64,
+        );
+        gauge(
+            &mut o,
+            "nines_query_range_cache_bytes",
+            "Memory charged to the range-result cache (limits.query_range_cache_bytes).",
+            range.bytes as f64,
         );
         let snap = engine.snapshot();
         let mut bytes: BTreeMap<String, (u64, u64)> = BTreeMap::new();

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use nines_proto::v1;
 use nines_query::eval::validate_range;
-use nines_query::{instant_query, range_query, Cancel, QueryError, QueryOptions, Value};
+use nines_query::range_cache::RangeAnswer;
+use nines_query::{instant_query, Cancel, QueryError, QueryOptions, Value};
 use tonic::Status;
 
 use crate::ingest::labels_to_proto;
@@ -43,6 +44,22 @@ pub struct QueryRequest {
     pub timeout: Option<Duration>,
     /// The caller's tenant: every selector is scoped to it.
     pub tenant: Option<std::sync::Arc<str>>,
+}
+
+/// A query's result: a value, or a range query's matrix that may point
+/// into the range-result cache (written out without copying its points).
+pub enum Answer {
+    Value(Value),
+    Range(RangeAnswer),
+}
+
+impl Answer {
+    pub fn into_value(self) -> Value {
+        match self {
+            Answer::Value(v) => v,
+            Answer::Range(r) => r.into_value(),
+        }
+    }
 }
 
 /// Why a query produced no result.
@@ -147,7 +164,7 @@ pub async fn execute(
     st: &Arc<AppState>,
     endpoint: &'static str,
     req: QueryRequest,
-) -> Result<Value, RunError> {
+) -> Result<Answer, RunError> {
     let started = Instant::now();
     let out = run(st, req, started).await;
     st.metrics.query(endpoint, started.elapsed());
@@ -161,7 +178,7 @@ async fn run(
     st: &Arc<AppState>,
     mut req: QueryRequest,
     started: Instant,
-) -> Result<Value, RunError> {
+) -> Result<Answer, RunError> {
     if let Some(t) = &req.tenant {
         req.query = crate::auth::scope_query(&req.query, t).map_err(RunError::Forbidden)?;
     }
@@ -172,6 +189,18 @@ async fn run(
     } = req.range
     {
         validate_range(start_ms, end_ms, step_ms)?;
+        // A dashboard refresh whose every step is cached: answered here,
+        // without a query slot or a hand-over to a blocking thread (each
+        // hand-over is a pair of thread wake-ups, most of such a request's
+        // time).
+        let snap = st.engine.snapshot();
+        let lookback = QueryOptions::default().lookback_ms;
+        if let Some(a) = st
+            .range_cache
+            .full_hit(&snap, &req.query, start_ms, end_ms, step_ms, lookback)
+        {
+            return Ok(Answer::Range(a));
+        }
     }
     let timeout = req
         .timeout
@@ -203,17 +232,22 @@ async fn run(
         cancel: cancel.clone(),
         armed: true,
     };
-    let engine = Arc::clone(&st.engine);
+    let state = Arc::clone(st);
     let task = tokio::task::spawn_blocking(move || {
         let _slot = permit;
-        let snap = engine.snapshot();
+        let snap = state.engine.snapshot();
+        let range_cache = &state.range_cache;
         match req.range {
-            Range::Instant { time_ms } => instant_query(&snap, &req.query, time_ms, &opts, &cancel),
+            Range::Instant { time_ms } => {
+                instant_query(&snap, &req.query, time_ms, &opts, &cancel).map(Answer::Value)
+            }
             Range::Range {
                 start_ms,
                 end_ms,
                 step_ms,
-            } => range_query(&snap, &req.query, start_ms, end_ms, step_ms, &opts, &cancel),
+            } => range_cache
+                .range_query(&snap, &req.query, start_ms, end_ms, step_ms, &opts, &cancel)
+                .map(Answer::Range),
         }
     });
     // The evaluator checks its clock between series and steps; a single
@@ -296,7 +330,7 @@ pub async fn grpc_instant(
     };
     execute(st, "grpc_instant", req)
         .await
-        .map(value_to_proto)
+        .map(|a| value_to_proto(a.into_value()))
         .map_err(|e| e.to_status())
 }
 
@@ -318,7 +352,7 @@ pub async fn grpc_range(
     };
     execute(st, "grpc_range", req)
         .await
-        .map(value_to_proto)
+        .map(|a| value_to_proto(a.into_value()))
         .map_err(|e| e.to_status())
 }
 

@@ -48,6 +48,8 @@ pub struct AppState {
     pub metadata: RwLock<BTreeMap<String, MetricMeta>>,
     /// Head series of label sets writers sent recently, by wire bytes.
     pub series_cache: crate::series_cache::SeriesCache,
+    /// Range-query results by query, step and grid, for dashboards.
+    pub range_cache: nines_query::range_cache::RangeCache,
     /// False until startup finished and while shutting down (`/-/ready`).
     pub ready: AtomicBool,
     /// SLO burn-rate alerts (`/api/v1/alerts`, `/api/v1/rules`).
@@ -111,6 +113,9 @@ impl AppState {
             query_slots: Arc::new(Semaphore::new(config.limits.query_concurrency)),
             metadata: RwLock::default(),
             series_cache: crate::series_cache::SeriesCache::new(config.limits.write_series_cache),
+            range_cache: nines_query::range_cache::RangeCache::new(
+                config.limits.query_range_cache_bytes,
+            ),
             ready: AtomicBool::new(false),
             config,
         })

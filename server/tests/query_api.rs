@@ -139,6 +139,136 @@ async fn instant_and_range_queries_answer_in_prometheus_shapes() {
     s.shutdown().await.unwrap();
 }
 
+/// A counter of /metrics by its full name.
+async fn metric(s: &nines_server::RunningServer, name: &str) -> f64 {
+    let m = reqwest::get(format!("http://{}/metrics", s.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    m.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("/metrics lacks {name}"))
+}
+
+/// Range results are kept for the steps storage can no longer change: a
+/// repeat is answered from the cache (HTTP and gRPC alike), new samples
+/// after the flushed cut show up in the next answer, and a flush starts
+/// the cache over. Every answer equals one computed afresh (the same query
+/// with a trailing space is another cache key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_results_are_cached_and_follow_new_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with(dir.path(), |_| {}).await;
+    let t0 = load_dataset(&s).await;
+    let t_last = t0 + (POINTS - 1) * 15_000;
+    s.state.engine.flush(true).unwrap();
+    let q = "sum by (code) (rate(http_requests_total[2m]))";
+    let fresh = format!("{q} ");
+    let end = t_last + 10 * 60_000;
+    let ask = |query: &str, start: i64| {
+        let form = [
+            ("query", query.to_string()),
+            ("start", secs(start)),
+            ("end", secs(end)),
+            ("step", "60".to_string()),
+        ];
+        let s = &s;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (st, v) = post_form(s, "/api/v1/query_range", &pairs).await;
+            assert_eq!(st, 200, "{v}");
+            v
+        }
+    };
+    let hits = "nines_query_range_cache_hits_total";
+    let partial = "nines_query_range_cache_partial_hits_total";
+    let misses = "nines_query_range_cache_misses_total";
+
+    let first = ask(q, t0).await;
+    assert_eq!(metric(&s, misses).await, 1.0);
+    let series = first["data"]["result"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{first}");
+    // points end within the 2 m window after the last sample
+    let last_point = |v: &Value| {
+        v["data"]["result"][0]["values"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()[0]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        last_point(&first) <= t_last as f64 / 1000.0 + 120.0,
+        "{first}"
+    );
+    let again = ask(q, t0).await;
+    assert_eq!(again, first);
+    assert_eq!(ask(&fresh, t0).await, first);
+    assert_eq!(
+        metric(&s, partial).await,
+        1.0,
+        "the repeat reused the fixed steps"
+    );
+
+    // gRPC reads the same cache
+    let r = query_client(&s)
+        .await
+        .range(v1::RangeRequest {
+            query: q.into(),
+            start_ms: t0,
+            end_ms: t_last,
+            step_ms: 60_000,
+            timeout_ms: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(v1::query_response::Result::Matrix(m)) = r.result else {
+        panic!("{r:?}");
+    };
+    assert_eq!(m.series.len(), 2);
+    assert_eq!(metric(&s, hits).await, 1.0, "every step of it was cached");
+
+    // new samples after the cut appear in the next answer
+    let ts: Vec<i64> = (1..=20).map(|i| t_last + i * 15_000).collect();
+    let w = ingest_client(&s)
+        .await
+        .write(v1::WriteRequest {
+            series: vec![v1::SeriesSamples {
+                labels: vec![
+                    label("__name__", "http_requests_total"),
+                    label("job", "api"),
+                    label("code", "200"),
+                ],
+                kind: v1::SeriesKind::Counter as i32,
+                timestamps: ts.clone(),
+                values: (1..=20).map(|i| (POINTS - 1 + i) as f64 * 10.0).collect(),
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(w.accepted, 20, "{w:?}");
+    let grown = ask(q, t0).await;
+    assert_ne!(grown, first);
+    assert_eq!(grown, ask(&fresh, t0).await);
+    assert!(
+        last_point(&grown) > t_last as f64 / 1000.0 + 120.0,
+        "{grown}"
+    );
+
+    // a flush is a new storage version: the entry is computed again
+    let before = metric(&s, misses).await;
+    s.state.engine.flush(true).unwrap();
+    let after_flush = ask(q, t0 + 60_000).await;
+    assert_eq!(metric(&s, misses).await, before + 1.0);
+    assert_eq!(after_flush, ask(&fresh, t0 + 60_000).await);
+    s.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_errors_carry_prometheus_types_and_statuses() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,10 +25,12 @@ pub async fn ready(State(st): State<Arc<AppState>>) -> Response {
 /// `/metrics` in the Prometheus text format.
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     let st2 = Arc::clone(&st);
-    let body =
-        tokio::task::spawn_blocking(move || st2.metrics.render(&st2.engine, &st2.series_cache))
-            .await
-            .unwrap_or_default();
+    let body = tokio::task::spawn_blocking(move || {
+        st2.metrics
+            .render(&st2.engine, &st2.series_cache, st2.range_cache.stats())
+    })
+    .await
+    .unwrap_or_default();
     (
         StatusCode::OK,
         [(

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::api::limit;
 use super::{json_headers, now_ms, parse_duration, parse_time, success, ApiError, Params};
-use crate::query::{execute, QueryRequest, Range, RunError};
+use crate::query::{execute, Answer, QueryRequest, Range, RunError};
 use crate::state::AppState;
 
 impl From<RunError> for ApiError {
@@ -60,16 +60,20 @@ fn query_text(p: &Params) -> String {
 
 /// Keeps the first `limit` series of a vector or matrix (0: all) and says
 /// so in `warnings`, as Prometheus 3 does.
-fn respond(mut v: Value, limit: usize) -> Response {
+fn respond(mut answer: Answer, limit: usize) -> Response {
     let mut truncated = false;
     if limit > 0 {
-        match &mut v {
-            Value::Vector(s) if s.len() > limit => {
+        match &mut answer {
+            Answer::Value(Value::Vector(s)) if s.len() > limit => {
                 s.truncate(limit);
                 truncated = true;
             }
-            Value::Matrix(s) if s.len() > limit => {
+            Answer::Value(Value::Matrix(s)) if s.len() > limit => {
                 s.truncate(limit);
+                truncated = true;
+            }
+            Answer::Range(r) if r.len() > limit => {
+                r.truncate(limit);
                 truncated = true;
             }
             _ => {}
@@ -81,7 +85,10 @@ fn respond(mut v: Value, limit: usize) -> Response {
         &[]
     };
     let mut body = Vec::new();
-    v.write_response(warnings, &mut body);
+    match &answer {
+        Answer::Value(v) => v.write_response(warnings, &mut body),
+        Answer::Range(r) => r.write_response(warnings, &mut body),
+    }
     (StatusCode::OK, json_headers(), body).into_response()
 }
 

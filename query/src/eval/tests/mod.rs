@@ -12,6 +12,7 @@ mod prometheus_functions;
 mod range_functions;
 mod rollup;
 mod selectors;
+mod split;
 mod subquery;
 
 use nines_engine::index::{MatchOp, Matcher};
