@@ -262,12 +262,13 @@ fn import_loads_days_in_time_order_whatever_the_input_order() {
         format!("{}\n{}\n", line("x_total", &x_late), line("y_total", &y)),
     )
     .unwrap();
-    // b.prom, read after a: x's earlier days 0-1, and z over all four days
+    // b.prom, read after a: x's earlier days 0-1, and z over all four days,
     let x_early: Vec<_> = [day_samples(0, 3), day_samples(1, 3)].concat();
     let z: Vec<_> = (0..4).flat_map(|d| day_samples(d, 7)).collect();
+    // newest first: each series' samples in falling time order
     let mut prom = String::new();
     for (name, pts) in [("x_total", &x_early), ("z_total", &z)] {
-        for (t, v) in pts.iter() {
+        for (t, v) in pts.iter().rev() {
             prom += &format!("{name}{{job=\"a\"}} {v} {t}\n");
         }
     }
@@ -300,11 +301,33 @@ fn import_loads_days_in_time_order_whatever_the_input_order() {
     }
     want.sort();
     assert_eq!(samples_of(&String::from_utf8(o.stdout).unwrap()), want);
-    // a file per day: the head held one day at a time
-    let raw = std::fs::read_dir(data.join("segments/raw"))
-        .unwrap()
-        .count();
-    assert_eq!(raw, 4, "one raw segment per day");
+    // A segment per week: weeks end at multiples of 7 days since the
+    // epoch (Thursdays 00:00 UTC), windows include their end, so the
+    // sample at Monday 00:00 and Monday to Wednesday are one segment,
+    // Thursday another.
+    let raw_files = |data: &Path| {
+        std::fs::read_dir(data.join("segments/raw"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(raw_files(&data), 2);
+    // holding at most one sample: a segment per day (and the lone
+    // midnight sample's day), the same samples
+    let small = dir.path().join("small");
+    let small_s = small.to_str().unwrap();
+    let o = nines(&[
+        "import",
+        "--memory-samples",
+        "1",
+        "--data-dir",
+        small_s,
+        files[0],
+        files[1],
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(raw_files(&small), 5);
+    let o = nines(&["export", "--data-dir", small_s, "--match", r#"{job="a"}"#]);
+    assert_eq!(samples_of(&String::from_utf8(o.stdout).unwrap()), want);
 
     let o = nines(&["import", "--data-dir", data_s, files[0], files[1]]);
     assert!(o.status.success(), "{}", text(&o));

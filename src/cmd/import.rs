@@ -22,9 +22,10 @@ use super::{progress_bar, DataDir, EXIT_FAILURE};
 /// JSON lines (`{"metric":{...},"values":[...],"timestamps":[...]}`). Bad
 /// lines and refused samples are reported and counted; everything else is
 /// loaded. The input is first sorted out by day into temporary files in
-/// the data directory, then loaded a day at a time, each day flushed to a
-/// segment: memory holds one day, not the whole input. Run `nines compact`
-/// afterwards for the best compression and rollups. To load into a running
+/// the data directory, then loaded in time order and written to a segment
+/// per week, or sooner when `--memory-samples` are held: memory stays
+/// bounded whatever the input's size or order. Run `nines compact`
+/// afterwards for rollups and the best compression. To load into a running
 /// server, use `nines write --url`.
 ///
 /// Exits 0 when every sample was loaded, 1 when some line or sample was
@@ -35,6 +36,12 @@ pub struct Args {
     pub dir: DataDir,
     #[command(flatten)]
     pub input: InputArgs,
+    /// Samples held in memory before they are written to a segment (about
+    /// 20 bytes each). Days are loaded in time order and written out at
+    /// the end of each week (the last compaction window) or sooner once
+    /// this many samples are held.
+    #[arg(long, default_value_t = 2_000_000, value_name = "N")]
+    pub memory_samples: u64,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -46,12 +53,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .background(false)
             .sync(SyncPolicy::Never),
     )?;
-    let window = engine
-        .options()
-        .compaction_ranges_ms
-        .first()
-        .copied()
-        .unwrap_or(DAY_MS);
+    let ranges = &engine.options().compaction_ranges_ms;
+    let window = ranges.first().copied().unwrap_or(DAY_MS);
+    let week = ranges.last().copied().unwrap_or(window);
     let mut spill = Spill::new(&a.dir.data_dir, window)?;
     let pb = progress_bar(total_bytes, "reading");
     let mut report = Report::new(a.input.max_errors);
@@ -70,11 +74,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     pb.finish_and_clear();
     let windows = spill.finish()?;
     let pb = progress_bar(spill.bytes, "importing");
-    let mut written = 0u64;
-    for (start, file) in &windows {
-        pb.set_message(format!("day of {}", day_text(*start)));
+    let (mut written, mut held) = (0u64, 0u64);
+    for (i, (end, file)) in windows.iter().enumerate() {
+        pb.set_message(format!("day ending {}", day_text(*end)));
         read_spill(file, &mut |path, batch| {
             let out = engine.append(&batch)?;
+            held += out.accepted;
             report.note_outcome(
                 &a.input.files[path as usize],
                 out.accepted,
@@ -86,9 +91,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             );
             Ok(())
         })?;
-        // the window's samples become a segment and leave memory; the next
-        // window's are all later than this cut
-        engine.flush(true)?;
+        // Written out at a week's end (a segment per week, as compaction
+        // would make) or once memory holds enough; every later window's
+        // samples are after this cut.
+        let last = i + 1 == windows.len();
+        if last || end.rem_euclid(week) == 0 || held >= a.memory_samples {
+            engine.flush(true)?;
+            held = 0;
+        }
         written += file.metadata().map(|m| m.len()).unwrap_or(0);
         pb.set_position(written);
     }
@@ -161,16 +171,22 @@ impl Spill {
         })
     }
 
+    /// Window `k` is `(k * window, (k + 1) * window]`: the openness of the
+    /// engine's compaction windows and rollup buckets.
+    fn window_of(&self, t: i64) -> i64 {
+        (t - 1).div_euclid(self.window)
+    }
+
     /// Sorts one batch's samples into their windows.
     fn add(&mut self, path: u32, batch: &WriteBatch) -> anyhow::Result<()> {
         for s in &batch.series {
             let mut from = 0;
             while from < s.timestamps.len() {
-                let w = s.timestamps[from].div_euclid(self.window);
+                let w = self.window_of(s.timestamps[from]);
                 let to = from
                     + s.timestamps[from..]
                         .iter()
-                        .position(|t| t.div_euclid(self.window) != w)
+                        .position(|&t| self.window_of(t) != w)
                         .unwrap_or(s.timestamps.len() - from);
                 self.record(path, s, from..to);
                 self.write(w)?;
@@ -219,7 +235,7 @@ impl Spill {
                     .append(true)
                     .open(&*path)
                     .with_context(|| format!("open {}", path.display()))?;
-                e.insert(BufWriter::with_capacity(256 << 10, file))
+                e.insert(BufWriter::with_capacity(64 << 10, file))
             }
         };
         f.write_all(&self.buf).context("write the import spill")?;
@@ -227,7 +243,7 @@ impl Spill {
         Ok(())
     }
 
-    /// Closes the writers; the windows' start times and files, in time
+    /// Closes the writers; the windows' end times and files, in time
     /// order.
     fn finish(&mut self) -> anyhow::Result<Vec<(i64, PathBuf)>> {
         for (_, mut f) in self.open.drain() {
@@ -236,7 +252,7 @@ impl Spill {
         Ok(self
             .files
             .iter()
-            .map(|(w, p)| (w * self.window, p.clone()))
+            .map(|(w, p)| ((w + 1) * self.window, p.clone()))
             .collect())
     }
 }
@@ -244,15 +260,20 @@ impl Spill {
 /// Samples per batch handed to the engine while replaying a spill file.
 const REPLAY_BATCH: usize = 100_000;
 
-/// Reads a spill file back as write batches, each from one input file.
+/// Reads a window's spill file back as write batches, each from one input
+/// file. A series' records from one input file are joined and sorted by
+/// time, and a series from several files comes in the order of its first
+/// samples: the head then sees each series in time order whatever the
+/// order of the input (its out-of-order window would refuse older samples
+/// after newer ones).
 fn read_spill(
     path: &Path,
     on_batch: &mut dyn FnMut(u32, WriteBatch) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut r = std::io::BufReader::with_capacity(256 << 10, file);
-    let mut batch = WriteBatch::default();
-    let (mut from, mut samples) = (None, 0);
+    let mut groups: Vec<(u32, SeriesBatch)> = Vec::new();
+    let mut index: HashMap<(u32, Labels), usize> = HashMap::new();
     let mut head = [0u8; 4];
     loop {
         // a record starts with its input file's index, or the file ends
@@ -272,13 +293,59 @@ fn read_spill(
             let value = text(&mut r)?;
             labels.push(Label { name, value });
         }
+        let labels = Labels::from_sorted(labels);
         let n = u32::from_le_bytes(take(&mut r)?) as usize;
-        let timestamps = (0..n)
-            .map(|_| take(&mut r).map(i64::from_le_bytes))
-            .collect::<anyhow::Result<_>>()?;
-        let values = (0..n)
-            .map(|_| take(&mut r).map(f64::from_le_bytes))
-            .collect::<anyhow::Result<_>>()?;
+        let mut timestamps = Vec::with_capacity(n);
+        for _ in 0..n {
+            timestamps.push(i64::from_le_bytes(take(&mut r)?));
+        }
+        let mut values = Vec::with_capacity(n);
+        for _ in 0..n {
+            values.push(f64::from_le_bytes(take(&mut r)?));
+        }
+        match index.entry((file, labels)) {
+            Entry::Occupied(e) => {
+                let s = &mut groups[*e.get()].1;
+                s.timestamps.extend(timestamps);
+                s.values.extend(values);
+            }
+            Entry::Vacant(e) => {
+                let labels = e.key().1.clone();
+                e.insert(groups.len());
+                groups.push((
+                    file,
+                    SeriesBatch {
+                        labels,
+                        kind,
+                        timestamps,
+                        values,
+                        resolved: None,
+                    },
+                ));
+            }
+        }
+    }
+    drop(index);
+    for (_, s) in &mut groups {
+        if !s.timestamps.is_sorted() {
+            let mut pairs: Vec<(i64, f64)> = s
+                .timestamps
+                .iter()
+                .copied()
+                .zip(s.values.iter().copied())
+                .collect();
+            pairs.sort_by_key(|p| p.0);
+            (s.timestamps, s.values) = pairs.into_iter().unzip();
+        }
+    }
+    groups.sort_by(|a, b| {
+        a.1.labels
+            .cmp(&b.1.labels)
+            .then(a.1.timestamps.first().cmp(&b.1.timestamps.first()))
+    });
+    let mut batch = WriteBatch::default();
+    let (mut from, mut samples) = (None, 0);
+    for (file, s) in groups {
         if from.is_some_and(|f| f != file) || samples >= REPLAY_BATCH {
             if let Some(f) = from {
                 on_batch(f, std::mem::take(&mut batch))?;
@@ -286,14 +353,8 @@ fn read_spill(
             samples = 0;
         }
         from = Some(file);
-        samples += n;
-        batch.series.push(SeriesBatch {
-            labels: Labels::from_sorted(labels),
-            kind,
-            timestamps,
-            values,
-            resolved: None,
-        });
+        samples += s.timestamps.len();
+        batch.series.push(s);
     }
     if let Some(f) = from {
         if !batch.series.is_empty() {
