@@ -32,6 +32,10 @@ pub struct Segment {
     names: Vec<NamePostings>,
     /// Parsed on first use: files never change once open.
     directory: OnceLock<std::result::Result<Directory, (u64, String)>>,
+    /// Format version 2 on: each series entry's offset in the entries
+    /// section and its chunk's offset in the file, found by walking the
+    /// entries at open (version 1 stores both).
+    located: Vec<(u32, u64)>,
 }
 
 struct NamePostings {
@@ -172,7 +176,7 @@ impl Segment {
             ));
         }
         let version = Footer::version(fb);
-        if version != format::VERSION {
+        if !(format::OLDEST_VERSION..=format::VERSION).contains(&version) {
             return Err(Error::UnknownVersion {
                 path: path.to_path_buf(),
                 found: u32::from(version),
@@ -194,6 +198,7 @@ impl Segment {
             symbols: Vec::new(),
             names: Vec::new(),
             directory: OnceLock::new(),
+            located: Vec::new(),
         };
         for s in SECTIONS {
             let (a, b) = seg.section_range(s)?;
@@ -211,7 +216,63 @@ impl Segment {
         }
         seg.symbols = seg.parse_symbols()?;
         seg.names = seg.parse_postings_index()?;
+        if version >= 2 {
+            seg.located = seg.locate_entries()?;
+        }
         Ok(seg)
+    }
+
+    /// Walks the series entries once (version 2): where each starts, and
+    /// where its chunk starts, the chunks lying back to back from the end
+    /// of the header in entry order. The entries must fill their section
+    /// and the chunks the data region exactly.
+    fn locate_entries(&self) -> Result<Vec<(u32, u64)>> {
+        let (buf, base) = self.section(Section::Series)?;
+        let ncols = self.footer.columns.len();
+        let n = self.footer.n_series as usize;
+        let mut out = Vec::with_capacity(n);
+        let mut c = Cursor::new(buf);
+        let mut data_at = HEADER_LEN as u64;
+        let err = |e| self.decode_err(base, e);
+        for _ in 0..n {
+            let at = c.position();
+            let rel = u32::try_from(at).map_err(|_| {
+                Error::corrupted(&self.path, base as u64, "series entries exceed 4 GiB")
+            })?;
+            out.push((rel, data_at));
+            let labels = c.len(64 * 1024, "label count").map_err(err)?;
+            for _ in 0..2 * labels {
+                c.uvarint("label symbol").map_err(err)?;
+            }
+            c.u8("series kind").map_err(err)?;
+            for _ in 0..ncols {
+                data_at = data_at.saturating_add(c.uvarint("chunk metadata length").map_err(err)?);
+            }
+            c.u32("chunk metadata crc").map_err(err)?;
+            let nb = c.len(c.remaining(), "block count").map_err(err)?;
+            for _ in 0..nb {
+                c.uvarint("block rows").map_err(err)?;
+                c.varint("block min time").map_err(err)?;
+                c.uvarint("block time span").map_err(err)?;
+                for _ in 0..ncols {
+                    data_at = data_at.saturating_add(c.uvarint("page length").map_err(err)?);
+                }
+                c.u32("block crc").map_err(err)?;
+            }
+        }
+        let data_end = self.footer.section_offsets[Section::Symbols as usize];
+        if c.position() != buf.len() || data_at != data_end {
+            return Err(Error::corrupted(
+                &self.path,
+                (base + c.position()) as u64,
+                format!(
+                    "{n} series entries end at byte {} of {} and their chunks at {data_at} of a {data_end}-byte data region",
+                    c.position(),
+                    buf.len()
+                ),
+            ));
+        }
+        Ok(out)
     }
 
     pub fn path(&self) -> &Path {
@@ -421,6 +482,13 @@ impl Segment {
                 self.footer.n_series
             )));
         }
+        let (entries, base) = self.section(Section::Series)?;
+        if let Some(&(rel, meta_off)) = self.located.get(ordinal as usize) {
+            let base = base + rel as usize;
+            return self
+                .parse_entry(ordinal, &entries[rel as usize..], Some(meta_off))
+                .map_err(|e| self.decode_err(base, e));
+        }
         let (offsets, obase) = self.section(Section::SeriesOffsets)?;
         let mut c = Cursor::new(offsets);
         c.bytes(8 * ordinal as usize, "series offset")
@@ -428,7 +496,6 @@ impl Segment {
         let rel = c
             .u64("series offset")
             .map_err(|e| self.decode_err(obase, e))?;
-        let (entries, base) = self.section(Section::Series)?;
         if rel >= entries.len() as u64 {
             return Err(Error::corrupted(
                 &self.path,
@@ -437,11 +504,18 @@ impl Segment {
             ));
         }
         let base = base + rel as usize;
-        self.parse_entry(ordinal, &entries[rel as usize..])
+        self.parse_entry(ordinal, &entries[rel as usize..], None)
             .map_err(|e| self.decode_err(base, e))
     }
 
-    fn parse_entry(&self, ordinal: u32, buf: &[u8]) -> Result<SeriesEntry, DecodeError> {
+    /// Parses one entry; `located` is the chunk's offset for version 2
+    /// (version 1 entries store it and every block's).
+    fn parse_entry(
+        &self,
+        ordinal: u32,
+        buf: &[u8],
+        located: Option<u64>,
+    ) -> Result<SeriesEntry, DecodeError> {
         let mut c = Cursor::new(buf);
         let ncols = self.footer.columns.len();
         let nsym = self.symbols.len();
@@ -465,7 +539,10 @@ impl Segment {
             offset: at,
             what: "series kind",
         })?;
-        let meta_off = c.uvarint("chunk metadata offset")?;
+        let meta_off = match located {
+            Some(at) => at,
+            None => c.uvarint("chunk metadata offset")?,
+        };
         let mut meta_lens = Vec::with_capacity(ncols);
         for _ in 0..ncols {
             meta_lens.push(c.len(u32::MAX as usize, "chunk metadata length")? as u32);
@@ -473,8 +550,13 @@ impl Segment {
         let meta_crc = c.u32("chunk metadata crc")?;
         let nb = c.len(c.remaining(), "block count")?;
         let mut blocks = Vec::with_capacity(nb);
+        // version 2: blocks follow the metadata back to back
+        let mut next = meta_off + meta_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
         for _ in 0..nb {
-            let offset = c.uvarint("block offset")?;
+            let offset = match located {
+                Some(_) => next,
+                None => c.uvarint("block offset")?,
+            };
             let rows = c.len(u32::MAX as usize, "block rows")? as u32;
             let min_t = c.varint("block min time")?;
             let span = c.uvarint("block time span")?;
@@ -482,6 +564,7 @@ impl Segment {
             for _ in 0..ncols {
                 page_lens.push(c.len(u32::MAX as usize, "page length")? as u32);
             }
+            next = offset + page_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
             let crc = c.u32("block crc")?;
             blocks.push(BlockRef {
                 offset,

@@ -209,15 +209,15 @@ fn unknown_version_and_truncation_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write(dir.path(), &series_set());
     let good = std::fs::read(&path).unwrap();
-    let mut v2 = good.clone();
+    let mut v3 = good.clone();
     let at = good.len() - FOOTER_LEN + (FOOTER_LEN - 10);
-    v2[at] = 2;
-    std::fs::write(&path, &v2).unwrap();
+    v3[at] = 3;
+    std::fs::write(&path, &v3).unwrap();
     assert!(matches!(
         Segment::open(&path),
         Err(Error::UnknownVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         })
     ));
@@ -257,19 +257,62 @@ fn fixture_series() -> Vec<TestSeries> {
 
 #[test]
 fn reads_the_v1_golden_fixture() {
+    check_fixture("segment-v1.seg", 1);
+}
+
+/// `NINES_BLESS=1` writes the current version's fixture once, when the
+/// format version changes; never again afterwards.
+#[test]
+fn reads_the_v2_golden_fixture() {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/segment-v1.seg");
-    let set = fixture_series();
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/segment-v2.seg");
     if std::env::var_os("NINES_BLESS").is_some() {
         let mut w = SegmentWriter::create(&path, 0, &[ColumnType::I64, ColumnType::F64]).unwrap();
-        for (l, ts, vs) in &set {
+        for (l, ts, vs) in &fixture_series() {
             w.add_series(l, SeriesKind::Counter, &[Column::I64(ts), Column::F64(vs)])
                 .unwrap();
         }
         w.finish().unwrap();
     }
+    check_fixture("segment-v2.seg", 2);
+}
+
+/// A version-2 file whose entries do not add up to its data region is
+/// refused at open, naming the rule.
+#[test]
+fn v2_entries_must_cover_the_data_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write(dir.path(), &series_set());
+    assert!(Segment::open(&path).unwrap().verify(true).is_empty());
+    // one more byte in the data region: every offset after it is off
+    let mut bytes = std::fs::read(&path).unwrap();
+    let f = bytes.len() - FOOTER_LEN;
+    let mut footer = super::format::Footer::decode(&bytes[f..]).unwrap();
+    let symbols = footer.section_offsets[0] as usize;
+    bytes.insert(symbols, 0);
+    for o in footer.section_offsets.iter_mut() {
+        *o += 1;
+    }
+    let f = bytes.len() - FOOTER_LEN;
+    bytes.truncate(f);
+    bytes.extend_from_slice(&footer.encode());
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Segment::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("data region"), "{err}");
+}
+
+fn check_fixture(name: &str, version: u16) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
+    let set = fixture_series();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(
+        super::format::Footer::version(&bytes[bytes.len() - super::format::FOOTER_LEN..]),
+        version
+    );
     let seg = Segment::open(&path)
-        .expect("the v1 fixture must stay readable; never regenerate it for a format change");
+        .expect("a fixture must stay readable; never regenerate an old version's");
     assert_eq!(seg.footer().resolution_s, 0);
     assert_eq!(seg.series_count() as usize, set.len());
     for (ord, (l, ts, vs)) in set.iter().enumerate() {

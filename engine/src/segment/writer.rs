@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::{self, ColumnType, Footer, Section, BLOCK_ROWS, MAX_COLUMNS, SECTIONS};
 use super::{block_splits, SegmentInfo};
-use crate::bytes::{put_bytes, put_u32, put_u64, put_uvarint, put_varint};
+use crate::bytes::{put_bytes, put_u32, put_uvarint, put_varint};
 use crate::codec;
 use crate::error::{Error, IoContext, Result};
 use crate::types::{Labels, SeriesKind};
@@ -307,10 +307,13 @@ impl SegmentWriter {
         }
 
         let mut entries = Vec::new();
-        let mut offsets = Vec::with_capacity(8 * self.series.len());
         let mut postings: BTreeMap<(u64, u64), RoaringBitmap> = BTreeMap::new();
+        // Version 2: the data region holds the series' chunks back to back
+        // in entry order, so no offset is stored; readers add lengths up.
+        let mut data_at = format::HEADER_LEN as u64;
         for (ord, s) in self.series.iter().enumerate() {
-            put_u64(&mut offsets, entries.len() as u64);
+            debug_assert_eq!(s.meta_off, data_at, "chunks are written in entry order");
+            data_at = s.meta_off + s.meta_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
             put_uvarint(&mut entries, s.labels.len() as u64);
             for l in s.labels.iter() {
                 let (n, v) = (sym(&l.name), sym(&l.value));
@@ -319,14 +322,14 @@ impl SegmentWriter {
                 postings.entry((n, v)).or_default().insert(ord as u32);
             }
             entries.push(s.kind as u8);
-            put_uvarint(&mut entries, s.meta_off);
             for &l in &s.meta_lens {
                 put_uvarint(&mut entries, u64::from(l));
             }
             put_u32(&mut entries, s.meta_crc);
             put_uvarint(&mut entries, s.blocks.len() as u64);
             for b in &s.blocks {
-                put_uvarint(&mut entries, b.offset);
+                debug_assert_eq!(b.offset, data_at, "blocks follow their metadata");
+                data_at = b.offset + b.page_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
                 put_uvarint(&mut entries, u64::from(b.rows));
                 put_varint(&mut entries, b.min_t);
                 put_uvarint(&mut entries, b.max_t.abs_diff(b.min_t));
@@ -363,7 +366,8 @@ impl SegmentWriter {
             SECTIONS[Section::PostingsIndex as usize],
             Section::PostingsIndex
         );
-        [sym_bytes, entries, offsets, blobs, pindex]
+        // the series offset table stays, empty (version 1 readers' section)
+        [sym_bytes, entries, Vec::new(), blobs, pindex]
     }
 }
 
