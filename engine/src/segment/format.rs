@@ -12,9 +12,9 @@ use crate::bytes::{put_i64, put_u16, put_u32, put_u64, Cursor, DecodeError};
 pub const MAGIC: &[u8; 8] = b"NINESSEG";
 /// Version 1: the first released layout. Version 2: series entries no
 /// longer store the offsets of their chunk metadata and blocks (the data
-/// region is laid out in entry order, so readers add the lengths up) and
-/// the series offset table is empty (readers find the entries by walking
-/// them once at open): 15 bytes less per series per file.
+/// region is laid out in entry order, so readers add the lengths up), the
+/// series offset table is empty (readers find the entries by walking them
+/// once at open), and the entries section is one zstd frame.
 pub const VERSION: u16 = 2;
 /// The oldest version this build reads.
 pub const OLDEST_VERSION: u16 = 1;

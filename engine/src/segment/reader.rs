@@ -36,6 +36,9 @@ pub struct Segment {
     /// section and its chunk's offset in the file, found by walking the
     /// entries at open (version 1 stores both).
     located: Vec<(u32, u64)>,
+    /// Version 2: the series entries section, decompressed at open
+    /// (version 1 entries are read in place).
+    entries: Vec<u8>,
 }
 
 struct NamePostings {
@@ -199,6 +202,7 @@ impl Segment {
             names: Vec::new(),
             directory: OnceLock::new(),
             located: Vec::new(),
+            entries: Vec::new(),
         };
         for s in SECTIONS {
             let (a, b) = seg.section_range(s)?;
@@ -217,9 +221,52 @@ impl Segment {
         seg.symbols = seg.parse_symbols()?;
         seg.names = seg.parse_postings_index()?;
         if version >= 2 {
+            seg.entries = seg.decompress_entries()?;
             seg.located = seg.locate_entries()?;
         }
         Ok(seg)
+    }
+
+    /// The series entries of a version-2 file: one zstd frame whose
+    /// declared size is checked before anything is allocated.
+    fn decompress_entries(&self) -> Result<Vec<u8>> {
+        let (buf, base) = self.section(Section::Series)?;
+        let bad = |rule: String| Error::corrupted(&self.path, base as u64, rule);
+        let size = zstd::zstd_safe::get_frame_content_size(buf)
+            .ok()
+            .flatten()
+            .ok_or_else(|| bad("series entries are not a zstd frame with its size".into()))?;
+        // an entry is at least 8 bytes; a series needs at least a symbol
+        let limit = (u64::from(self.footer.n_series) + 1) * 64 * 1024;
+        if size > limit {
+            return Err(bad(format!(
+                "series entries claim {size} bytes for {} series",
+                self.footer.n_series
+            )));
+        }
+        let out = zstd::bulk::decompress(buf, size as usize)
+            .map_err(|e| bad(format!("cannot decompress the series entries: {e}")))?;
+        if out.len() as u64 != size {
+            return Err(bad(format!(
+                "series entries decompress to {} bytes, not the declared {size}",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// An error in the decompressed series entries: the section's offset,
+    /// and where in the decompressed bytes.
+    fn entries_err(&self, e: DecodeError) -> Error {
+        let base = self.footer.section_offsets[Section::Series as usize];
+        Error::corrupted(
+            &self.path,
+            base,
+            format!(
+                "cannot decode {} at byte {} of the decompressed series entries",
+                e.what, e.offset
+            ),
+        )
     }
 
     /// Walks the series entries once (version 2): where each starts, and
@@ -227,18 +274,18 @@ impl Segment {
     /// of the header in entry order. The entries must fill their section
     /// and the chunks the data region exactly.
     fn locate_entries(&self) -> Result<Vec<(u32, u64)>> {
-        let (buf, base) = self.section(Section::Series)?;
+        let buf = &self.entries[..];
+        let base = self.footer.section_offsets[Section::Series as usize];
         let ncols = self.footer.columns.len();
         let n = self.footer.n_series as usize;
         let mut out = Vec::with_capacity(n);
         let mut c = Cursor::new(buf);
         let mut data_at = HEADER_LEN as u64;
-        let err = |e| self.decode_err(base, e);
+        let err = |e| self.entries_err(e);
         for _ in 0..n {
             let at = c.position();
-            let rel = u32::try_from(at).map_err(|_| {
-                Error::corrupted(&self.path, base as u64, "series entries exceed 4 GiB")
-            })?;
+            let rel = u32::try_from(at)
+                .map_err(|_| Error::corrupted(&self.path, base, "series entries exceed 4 GiB"))?;
             out.push((rel, data_at));
             let labels = c.len(64 * 1024, "label count").map_err(err)?;
             for _ in 0..2 * labels {
@@ -264,7 +311,7 @@ impl Segment {
         if c.position() != buf.len() || data_at != data_end {
             return Err(Error::corrupted(
                 &self.path,
-                (base + c.position()) as u64,
+                base,
                 format!(
                     "{n} series entries end at byte {} of {} and their chunks at {data_at} of a {data_end}-byte data region",
                     c.position(),
@@ -482,13 +529,17 @@ impl Segment {
                 self.footer.n_series
             )));
         }
-        let (entries, base) = self.section(Section::Series)?;
         if let Some(&(rel, meta_off)) = self.located.get(ordinal as usize) {
-            let base = base + rel as usize;
             return self
-                .parse_entry(ordinal, &entries[rel as usize..], Some(meta_off))
-                .map_err(|e| self.decode_err(base, e));
+                .parse_entry(ordinal, &self.entries[rel as usize..], Some(meta_off))
+                .map_err(|e| {
+                    self.entries_err(DecodeError {
+                        offset: e.offset + rel as usize,
+                        what: e.what,
+                    })
+                });
         }
+        let (entries, base) = self.section(Section::Series)?;
         let (offsets, obase) = self.section(Section::SeriesOffsets)?;
         let mut c = Cursor::new(offsets);
         c.bytes(8 * ordinal as usize, "series offset")

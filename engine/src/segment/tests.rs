@@ -369,3 +369,29 @@ fn directory_matches_parsed_entries_and_shares_label_sets_across_files() {
     // the same directory on later calls
     assert!(std::ptr::eq(da, a.directory(&interner).unwrap()));
 }
+
+/// Damaged compressed entries (with a section CRC that matches them, as a
+/// buggy writer would leave) are refused at open with the section named.
+#[test]
+fn v2_damaged_entries_are_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write(dir.path(), &series_set());
+    let good = std::fs::read(&path).unwrap();
+    let f = good.len() - FOOTER_LEN;
+    let footer = super::format::Footer::decode(&good[f..]).unwrap();
+    let (a, b) = (
+        footer.section_offsets[1] as usize,
+        footer.section_offsets[2] as usize,
+    );
+    for at in [a, a + (b - a) / 2, b - 1] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x55;
+        let mut fixed = footer.clone();
+        fixed.section_crcs[1] = crc32fast::hash(&bytes[a..b]);
+        bytes.truncate(f);
+        bytes.extend_from_slice(&fixed.encode());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Segment::open(&path).err().expect("refused");
+        assert!(err.to_string().contains("series entries"), "{err}");
+    }
+}
