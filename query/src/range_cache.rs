@@ -96,6 +96,19 @@ struct Key {
     lookback: i64,
 }
 
+impl Key {
+    /// Two queries share points only on the same grid: same step and the
+    /// same start within it.
+    fn new(query: &str, start: i64, step: i64, lookback: i64) -> Key {
+        Key {
+            query: query.to_owned(),
+            step,
+            phase: start.rem_euclid(step),
+            lookback,
+        }
+    }
+}
+
 /// One series' fixed points, with their JSON already written: a hit costs
 /// a copy of bytes, not a float formatting per point.
 pub struct CachedSeries {
@@ -453,12 +466,7 @@ impl RangeCache {
                 return eval(start, end).map(RangeAnswer::fresh);
             }
         };
-        let key = Key {
-            query: query.to_owned(),
-            step,
-            phase: start.rem_euclid(step),
-            lookback: opts.lookback_ms,
-        };
+        let key = Key::new(query, start, step, opts.lookback_ms);
         let Some((last, series)) = self.lookup(&key, seq, start) else {
             self.misses.fetch_add(1, Ordering::Relaxed);
             let all = eval(start, end)?;
@@ -510,12 +518,7 @@ impl RangeCache {
             return None;
         }
         let end = start + (end - start) / step * step;
-        let key = Key {
-            query: query.to_owned(),
-            step,
-            phase: start.rem_euclid(step),
-            lookback,
-        };
+        let key = Key::new(query, start, step, lookback);
         let (last, series) = self.lookup(&key, snap.version().seq, start)?;
         if last < end {
             return None;

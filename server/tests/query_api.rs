@@ -129,25 +129,16 @@ async fn instant_and_range_queries_answer_in_prometheus_shapes() {
     assert_eq!(st, 200);
     assert_eq!(v["data"], "sum by (job) (rate(x[5m]))");
 
-    let m = reqwest::get(format!("http://{}/metrics", s.http_addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&s).await;
     assert!(m.contains("endpoint=\"query_range\""), "{m}");
     s.shutdown().await.unwrap();
 }
 
 /// A counter of /metrics by its full name.
 async fn metric(s: &nines_server::RunningServer, name: &str) -> f64 {
-    let m = reqwest::get(format!("http://{}/metrics", s.http_addr))
+    metrics_text(s)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    m.lines()
+        .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("/metrics lacks {name}"))
 }

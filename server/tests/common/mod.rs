@@ -104,6 +104,16 @@ pub async fn post_form(s: &RunningServer, path: &str, form: &[(&str, &str)]) -> 
     (status, r.json().await.unwrap())
 }
 
+/// The text of `/metrics`.
+pub async fn metrics_text(s: &RunningServer) -> String {
+    reqwest::get(format!("http://{}/metrics", s.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Seconds as the query string wants them.
 pub fn secs(ms: i64) -> String {
     format!("{}", ms as f64 / 1000.0)
