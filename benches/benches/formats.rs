@@ -6,6 +6,11 @@
 //! "series-major" is what the writers produce (all samples of a series
 //! together, so the readers decode each label set once); "scrape-major" is
 //! what a saved scrape looks like (every line a different series).
+//!
+//! `query_json`: the query API's answer for a 7-day panel at 5-minute steps
+//! (2 series x 2,016 points of rate-like values), written by
+//! `Value::write_response` and, for comparison, through the
+//! `serde_json::Value` tree the API built before 2026-12-07.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -168,5 +173,48 @@ fn formats(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, formats);
+/// A panel's matrix: rates like `10.587499999999999` (full-precision
+/// floats, the costly case for formatting) at 5-minute steps.
+fn panel() -> nines_query::Value {
+    let mut rng = SmallRng::seed_from_u64(5);
+    nines_query::Value::Matrix(
+        ["cart", "checkout"]
+            .iter()
+            .map(|svc| nines_query::Series {
+                labels: Labels::from_pairs(&[("service", *svc)]),
+                points: (0..2016)
+                    .map(|i| {
+                        let t = START + 651 + i * 300_000;
+                        (t, rng.gen_range(0.0..100.0) / 24.0)
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
+fn query_json(c: &mut Criterion) {
+    let v = panel();
+    let mut out = Vec::new();
+    v.write_response(&[], &mut out);
+    assert_eq!(out, v.to_response_json().to_string().into_bytes());
+    let mut g = c.benchmark_group("query_json");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(2 * 2016));
+    g.bench_function("write_response", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            black_box(&v).write_response(&[], &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("value_tree", |b| {
+        b.iter(|| black_box(&v).to_response_json().to_string().len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, formats, query_json);
 criterion_main!(benches);
