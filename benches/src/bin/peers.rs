@@ -35,7 +35,7 @@ use clap::Parser;
 use nines_benches::harness::spawn_nines;
 use nines_benches::peer::{
     ask, differ, free_port, median, run_ok, settle, start_prometheus, wait_http, wait_idle,
-    wait_ready, Proc, Question,
+    wait_ready, Asker, Proc, Question,
 };
 use nines_benches::workload::{SeriesSelector, Workload, WorkloadConfig};
 use nines_engine::types::is_stale_marker;
@@ -250,7 +250,7 @@ struct Asked {
     promql: Option<Question>,
 }
 
-fn times(client: &reqwest::blocking::Client, base: &str, q: &Question, runs: usize) -> (f64, Json) {
+fn times(client: &mut Asker, base: &str, q: &Question, runs: usize) -> (f64, Json) {
     let (_, first) = ask(client, base, q);
     let mut t: Vec<f64> = (0..runs).map(|_| ask(client, base, q).0).collect();
     (median(&mut t), first)
@@ -354,6 +354,7 @@ fn main() {
         .timeout(Duration::from_secs(900))
         .build()
         .expect("client");
+    let mut asker = Asker::default();
 
     // the questions: 7-day panels at 5 minutes, 30-day SLO questions
     let at = end - 60_000;
@@ -510,7 +511,7 @@ fn main() {
         let disk = dir_bytes(&tsdb);
         let mut rows = Vec::new();
         for (i, a) in asked.iter().enumerate() {
-            let (ms, first) = times(&client, &base, &promql_of(a), args.runs);
+            let (ms, first) = times(&mut asker, &base, &promql_of(a), args.runs);
             prom_answers[i] = Some(first.clone());
             answers[i].insert("prometheus_ms".into(), json!(ms));
             answers[i].insert(
@@ -567,7 +568,7 @@ fn main() {
         let merge_s = t.elapsed().as_secs_f64();
         let disk = dir_bytes(&dir);
         for (i, a) in asked.iter().enumerate() {
-            let (ms, first) = times(&client, &base, &promql_of(a), args.runs);
+            let (ms, first) = times(&mut asker, &base, &promql_of(a), args.runs);
             answers[i].insert("victoriametrics_ms".into(), json!(ms));
             answers[i].insert(
                 "victoriametrics_error_vs_exact".into(),
@@ -618,7 +619,7 @@ fn main() {
             "nines slo apply",
         );
         for (i, a) in asked.iter().enumerate() {
-            let (ms, first) = times(&client, &base, &promql_of(a), args.runs);
+            let (ms, first) = times(&mut asker, &base, &promql_of(a), args.runs);
             answers[i].insert("nines_ms".into(), json!(ms));
             answers[i].insert(
                 "nines_error_vs_exact".into(),
@@ -634,7 +635,7 @@ fn main() {
                 }),
             );
             if a.promql.is_some() {
-                let (ms, first) = times(&client, &base, &a.nines, args.runs);
+                let (ms, first) = times(&mut asker, &base, &a.nines, args.runs);
                 answers[i].insert("nines_native_ms".into(), json!(ms));
                 answers[i].insert(
                     "nines_native_error_vs_exact".into(),

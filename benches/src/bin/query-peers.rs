@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use nines_benches::harness::spawn_nines;
 use nines_benches::peer::{
-    ask, differ, median, run_ok, settle, start_prometheus, wait_ready, Proc, Question,
+    ask, differ, median, run_ok, settle, start_prometheus, wait_ready, Asker, Proc, Question,
 };
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_engine::wal::SyncPolicy;
@@ -209,19 +209,20 @@ fn main() {
         },
     ];
 
+    let mut asker = Asker::default();
     let mut rows = Vec::new();
     println!(
         "\n{:<42} {:>11} {:>11} {:>11} {:>11} {:>8}  answers",
         "question", "nines med", "nines best", "prom med", "prom best", "prom/n"
     );
     for q in &questions {
-        let (_, a_n) = ask(&client, &nines, q);
-        let (_, a_p) = ask(&client, &prom, q);
+        let (_, a_n) = ask(&mut asker, &nines, q);
+        let (_, a_p) = ask(&mut asker, &prom, q);
         let diff = differ(&a_n, &a_p);
         let (mut tn, mut tp) = (Vec::new(), Vec::new());
         for _ in 0..args.runs {
-            tn.push(ask(&client, &nines, q).0);
-            tp.push(ask(&client, &prom, q).0);
+            tn.push(ask(&mut asker, &nines, q).0);
+            tp.push(ask(&mut asker, &prom, q).0);
         }
         let (bn, bp) = (
             tn.iter().copied().fold(f64::MAX, f64::min),
