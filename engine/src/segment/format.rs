@@ -1,4 +1,4 @@
-//! The byte layout of a segment file, format version 2. The prose and the
+//! The byte layout of a segment file, format version 3. The prose and the
 //! diagram are in docs/format/segment.md; offsets here are built one from the
 //! previous so the layout is stated once.
 //!
@@ -14,8 +14,11 @@ pub const MAGIC: &[u8; 8] = b"NINESSEG";
 /// longer store the offsets of their chunk metadata and blocks (the data
 /// region is laid out in entry order, so readers add the lengths up), the
 /// series offset table is empty (readers find the entries by walking them
-/// once at open), and the entries section is one zstd frame.
-pub const VERSION: u16 = 2;
+/// once at open), and the entries section is one zstd frame. Version 3:
+/// each chunk's metadata moves from the data region into its series entry
+/// (so it is compressed with the entries) and the postings section is one
+/// zstd frame too; the data region holds only pages.
+pub const VERSION: u16 = 3;
 /// The oldest version this build reads.
 pub const OLDEST_VERSION: u16 = 1;
 

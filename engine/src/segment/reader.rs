@@ -28,17 +28,24 @@ pub struct Segment {
     /// in sorted order, so comparing ids compares strings.
     symbols: Vec<(u32, u32)>,
     /// Postings index: per label name (sorted), its values (sorted) with the
-    /// postings blob location relative to the postings section.
+    /// postings blob location relative to the postings section (version 3:
+    /// to its decompressed bytes).
     names: Vec<NamePostings>,
+    /// Format version of the file.
+    version: u16,
+    /// Version 3: the postings section, decompressed at open (earlier
+    /// versions' postings are read in place).
+    pub(super) postings: Vec<u8>,
     /// Parsed on first use: files never change once open.
     directory: OnceLock<std::result::Result<Directory, (u64, String)>>,
     /// Format version 2 on: each series entry's offset in the entries
-    /// section and its chunk's offset in the file, found by walking the
-    /// entries at open (version 1 stores both).
+    /// section and its chunk's offset in the file (version 2: of its
+    /// metadata; version 3: of its first block, the metadata being in the
+    /// entry), found by walking the entries at open (version 1 stores both).
     located: Vec<(u32, u64)>,
     /// Version 2: the series entries section, decompressed at open
     /// (version 1 entries are read in place).
-    entries: Vec<u8>,
+    pub(super) entries: Vec<u8>,
 }
 
 struct NamePostings {
@@ -70,7 +77,9 @@ impl SeriesEntry {
 /// Where a series' chunk is: its column metadata and its blocks.
 #[derive(Clone, Debug)]
 pub struct Chunk {
-    meta_off: u64,
+    /// Where the metadata starts: a file offset up to version 2, an offset
+    /// in the decompressed series entries from version 3.
+    pub(super) meta_off: u64,
     meta_lens: Box<[u32]>,
     meta_crc: u32,
     pub blocks: Box<[BlockRef]>,
@@ -200,6 +209,8 @@ impl Segment {
             footer,
             symbols: Vec::new(),
             names: Vec::new(),
+            version,
+            postings: Vec::new(),
             directory: OnceLock::new(),
             located: Vec::new(),
             entries: Vec::new(),
@@ -219,36 +230,74 @@ impl Segment {
             }
         }
         seg.symbols = seg.parse_symbols()?;
-        seg.names = seg.parse_postings_index()?;
+        if version >= 3 {
+            // the index says how long the decompressed postings are: the
+            // frame must declare exactly that before it is decompressed
+            let declared = seg.frame_size(Section::Postings, "postings")?;
+            let (names, covered) = seg.parse_postings_index(declared)?;
+            if covered != declared {
+                let base = seg.footer.section_offsets[Section::Postings as usize];
+                return Err(Error::corrupted(
+                    &seg.path,
+                    base,
+                    format!(
+                        "the postings index covers {covered} bytes but the postings frame declares {declared}"
+                    ),
+                ));
+            }
+            seg.names = names;
+            seg.postings = seg.decompress_section(Section::Postings, declared, "postings")?;
+        } else {
+            let plen = seg.section(Section::Postings)?.0.len() as u64;
+            seg.names = seg.parse_postings_index(plen)?.0;
+        }
         if version >= 2 {
-            seg.entries = seg.decompress_entries()?;
+            let size = seg.frame_size(Section::Series, "series entries")?;
+            // an entry without metadata is at least 8 bytes; a series needs
+            // at least a symbol; chunk metadata is a few hundred bytes at most
+            let limit = (u64::from(seg.footer.n_series) + 1) * 64 * 1024;
+            if size > limit {
+                let base = seg.footer.section_offsets[Section::Series as usize];
+                return Err(Error::corrupted(
+                    &seg.path,
+                    base,
+                    format!(
+                        "series entries claim {size} bytes for {} series",
+                        seg.footer.n_series
+                    ),
+                ));
+            }
+            seg.entries = seg.decompress_section(Section::Series, size, "series entries")?;
             seg.located = seg.locate_entries()?;
         }
         Ok(seg)
     }
 
-    /// The series entries of a version-2 file: one zstd frame whose
-    /// declared size is checked before anything is allocated.
-    fn decompress_entries(&self) -> Result<Vec<u8>> {
-        let (buf, base) = self.section(Section::Series)?;
-        let bad = |rule: String| Error::corrupted(&self.path, base as u64, rule);
-        let size = zstd::zstd_safe::get_frame_content_size(buf)
+    /// The content size a compressed section's zstd frame declares.
+    fn frame_size(&self, s: Section, what: &str) -> Result<u64> {
+        let (buf, base) = self.section(s)?;
+        zstd::zstd_safe::get_frame_content_size(buf)
             .ok()
             .flatten()
-            .ok_or_else(|| bad("series entries are not a zstd frame with its size".into()))?;
-        // an entry is at least 8 bytes; a series needs at least a symbol
-        let limit = (u64::from(self.footer.n_series) + 1) * 64 * 1024;
-        if size > limit {
-            return Err(bad(format!(
-                "series entries claim {size} bytes for {} series",
-                self.footer.n_series
-            )));
-        }
+            .ok_or_else(|| {
+                Error::corrupted(
+                    &self.path,
+                    base as u64,
+                    format!("{what} are not a zstd frame with its size"),
+                )
+            })
+    }
+
+    /// A compressed section (one zstd frame) whose declared `size` the
+    /// caller has bounded: decompressed, its size and checksum checked.
+    fn decompress_section(&self, s: Section, size: u64, what: &str) -> Result<Vec<u8>> {
+        let (buf, base) = self.section(s)?;
+        let bad = |rule: String| Error::corrupted(&self.path, base as u64, rule);
         let out = zstd::bulk::decompress(buf, size as usize)
-            .map_err(|e| bad(format!("cannot decompress the series entries: {e}")))?;
+            .map_err(|e| bad(format!("cannot decompress the {what}: {e}")))?;
         if out.len() as u64 != size {
             return Err(bad(format!(
-                "series entries decompress to {} bytes, not the declared {size}",
+                "{what} decompress to {} bytes, not the declared {size}",
                 out.len()
             )));
         }
@@ -269,10 +318,10 @@ impl Segment {
         )
     }
 
-    /// Walks the series entries once (version 2): where each starts, and
-    /// where its chunk starts, the chunks lying back to back from the end
-    /// of the header in entry order. The entries must fill their section
-    /// and the chunks the data region exactly.
+    /// Walks the series entries once (version 2 on): where each starts, and
+    /// where its chunk starts, the chunks (version 3: their blocks) lying
+    /// back to back from the end of the header in entry order. The entries
+    /// must fill their section and the chunks the data region exactly.
     fn locate_entries(&self) -> Result<Vec<(u32, u64)>> {
         let buf = &self.entries[..];
         let base = self.footer.section_offsets[Section::Series as usize];
@@ -292,10 +341,17 @@ impl Segment {
                 c.uvarint("label symbol").map_err(err)?;
             }
             c.u8("series kind").map_err(err)?;
+            let mut meta = 0u64;
             for _ in 0..ncols {
-                data_at = data_at.saturating_add(c.uvarint("chunk metadata length").map_err(err)?);
+                meta = meta.saturating_add(c.uvarint("chunk metadata length").map_err(err)?);
             }
             c.u32("chunk metadata crc").map_err(err)?;
+            if self.version >= 3 {
+                let n = usize::try_from(meta).unwrap_or(usize::MAX);
+                c.bytes(n, "chunk metadata").map_err(err)?;
+            } else {
+                data_at = data_at.saturating_add(meta);
+            }
             let nb = c.len(c.remaining(), "block count").map_err(err)?;
             for _ in 0..nb {
                 c.uvarint("block rows").map_err(err)?;
@@ -415,11 +471,16 @@ impl Segment {
         Ok(out)
     }
 
-    fn parse_postings_index(&self) -> Result<Vec<NamePostings>> {
+    /// The postings index, its blobs within `plen` bytes of postings, and
+    /// how many bytes the blobs cover in all.
+    fn parse_postings_index(&self, plen: u64) -> Result<(Vec<NamePostings>, u64)> {
         let (buf, base) = self.section(Section::PostingsIndex)?;
-        let (plen, _) = self
-            .section(Section::Postings)
-            .map(|(b, o)| (b.len() as u64, o))?;
+        // the largest portable roaring bitmap of ordinals below n_series:
+        // a header, and per 65,536 ordinals a container header and at most
+        // 8 KiB of container
+        let containers = u64::from(self.footer.n_series).div_ceil(65_536).max(1);
+        let max_blob = 16 + containers * (8 + 8192);
+        let mut covered = 0u64;
         let nsym = self.symbols.len() as u64;
         let mut c = Cursor::new(buf);
         let err = |e| self.decode_err(base, e);
@@ -434,13 +495,14 @@ impl Segment {
                 let v = c.uvarint("label value symbol").map_err(err)?;
                 let off = c.uvarint("postings offset").map_err(err)?;
                 let len = c.uvarint("postings length").map_err(err)?;
-                if v >= nsym || off.checked_add(len).is_none_or(|e| e > plen) {
+                if v >= nsym || len > max_blob || off.checked_add(len).is_none_or(|e| e > plen) {
                     return Err(Error::corrupted(
                         &self.path,
                         (base + at) as u64,
                         "postings index entry out of range",
                     ));
                 }
+                covered += len;
                 values.push((v as u32, off, len));
             }
             if name >= nsym {
@@ -455,7 +517,7 @@ impl Segment {
                 values,
             });
         }
-        Ok(names)
+        Ok((names, covered))
     }
 
     /// The symbol with id `id`. Symbols were checked to be UTF-8 on open.
@@ -484,8 +546,13 @@ impl Segment {
     }
 
     fn read_postings(&self, off: u64, len: u64) -> RoaringBitmap {
-        let Ok((buf, _)) = self.section(Section::Postings) else {
-            return RoaringBitmap::new();
+        let buf = if self.version >= 3 {
+            &self.postings[..]
+        } else {
+            let Ok((buf, _)) = self.section(Section::Postings) else {
+                return RoaringBitmap::new();
+            };
+            buf
         };
         // Bounds were checked when the index was parsed and the section's CRC
         // on open; a blob that still fails to parse selects nothing.
@@ -529,9 +596,13 @@ impl Segment {
                 self.footer.n_series
             )));
         }
-        if let Some(&(rel, meta_off)) = self.located.get(ordinal as usize) {
+        if let Some(&(rel, chunk_off)) = self.located.get(ordinal as usize) {
             return self
-                .parse_entry(ordinal, &self.entries[rel as usize..], Some(meta_off))
+                .parse_entry(
+                    ordinal,
+                    &self.entries[rel as usize..],
+                    Some((rel, chunk_off)),
+                )
                 .map_err(|e| {
                     self.entries_err(DecodeError {
                         offset: e.offset + rel as usize,
@@ -559,13 +630,14 @@ impl Segment {
             .map_err(|e| self.decode_err(base, e))
     }
 
-    /// Parses one entry; `located` is the chunk's offset for version 2
-    /// (version 1 entries store it and every block's).
+    /// Parses one entry; `located` is, from version 2, the entry's offset
+    /// in the decompressed entries and its chunk's offset in the file
+    /// (version 1 entries store the chunk's and every block's offset).
     fn parse_entry(
         &self,
         ordinal: u32,
         buf: &[u8],
-        located: Option<u64>,
+        located: Option<(u32, u64)>,
     ) -> Result<SeriesEntry, DecodeError> {
         let mut c = Cursor::new(buf);
         let ncols = self.footer.columns.len();
@@ -590,19 +662,28 @@ impl Segment {
             offset: at,
             what: "series kind",
         })?;
-        let meta_off = match located {
-            Some(at) => at,
+        let chunk_off = match located {
+            Some((_, at)) => at,
             None => c.uvarint("chunk metadata offset")?,
         };
         let mut meta_lens = Vec::with_capacity(ncols);
         for _ in 0..ncols {
             meta_lens.push(c.len(u32::MAX as usize, "chunk metadata length")? as u32);
         }
+        let meta_total: u64 = meta_lens.iter().map(|&l| u64::from(l)).sum();
         let meta_crc = c.u32("chunk metadata crc")?;
+        // version 3: the metadata is here, its offset one in the entries;
+        // version 2: blocks follow the metadata back to back
+        let (meta_off, mut next) = match located {
+            Some((rel, _)) if self.version >= 3 => {
+                let at = u64::from(rel) + c.position() as u64;
+                c.bytes(meta_total as usize, "chunk metadata")?;
+                (at, chunk_off)
+            }
+            _ => (chunk_off, chunk_off + meta_total),
+        };
         let nb = c.len(c.remaining(), "block count")?;
         let mut blocks = Vec::with_capacity(nb);
-        // version 2: blocks follow the metadata back to back
-        let mut next = meta_off + meta_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
         for _ in 0..nb {
             let offset = match located {
                 Some(_) => next,
@@ -657,12 +738,28 @@ impl Segment {
     /// The chunk metadata's bytes, checked against their CRC.
     fn checked_meta(&self, e: &Chunk, labels: &Labels) -> Result<&[u8]> {
         let total: u64 = e.meta_lens.iter().map(|&l| u64::from(l)).sum();
-        let metas = self.data_slice(e.meta_off, total, "chunk metadata")?;
+        let metas = if self.version >= 3 {
+            let end = e.meta_off.checked_add(total);
+            match end {
+                Some(end) if end <= self.entries.len() as u64 => {
+                    &self.entries[e.meta_off as usize..end as usize]
+                }
+                _ => {
+                    return Err(self.meta_err(
+                        e,
+                        0,
+                        "chunk metadata lies outside the series entries".into(),
+                    ))
+                }
+            }
+        } else {
+            self.data_slice(e.meta_off, total, "chunk metadata")?
+        };
         let crc = crc32fast::hash(metas);
         if crc != e.meta_crc {
-            return Err(Error::corrupted(
-                &self.path,
-                e.meta_off,
+            return Err(self.meta_err(
+                e,
+                0,
                 format!(
                     "chunk metadata crc {:#010x} != computed {crc:#010x} (series {labels})",
                     e.meta_crc
@@ -670,6 +767,25 @@ impl Segment {
             ));
         }
         Ok(metas)
+    }
+
+    /// An error `at` bytes into a chunk's metadata: at its file offset up to
+    /// version 2; version 3 keeps it in the compressed series entries, so
+    /// the error names the section and the place in its decompressed bytes.
+    fn meta_err(&self, e: &Chunk, at: u64, rule: String) -> Error {
+        if self.version >= 3 {
+            let base = self.footer.section_offsets[Section::Series as usize];
+            Error::corrupted(
+                &self.path,
+                base,
+                format!(
+                    "{rule} (chunk metadata at byte {} of the decompressed series entries)",
+                    e.meta_off + at
+                ),
+            )
+        } else {
+            Error::corrupted(&self.path, e.meta_off + at, rule)
+        }
     }
 
     fn meta_crc(&self, e: &Chunk, labels: &Labels) -> Result<()> {
@@ -683,11 +799,7 @@ impl Segment {
         for (&len, t) in e.meta_lens.iter().zip(&self.footer.columns) {
             let m = &metas[at..at + len as usize];
             let bad = |err: codec::CodecError| {
-                Error::corrupted(
-                    &self.path,
-                    e.meta_off + at as u64,
-                    format!("chunk metadata: {err}"),
-                )
+                self.meta_err(e, at as u64, format!("chunk metadata: {err}"))
             };
             out.push(match t {
                 ColumnType::I64 => Decoder::I64(codec::I64Decoder::new(m).map_err(bad)?),

@@ -209,15 +209,15 @@ fn unknown_version_and_truncation_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write(dir.path(), &series_set());
     let good = std::fs::read(&path).unwrap();
-    let mut v3 = good.clone();
+    let mut v4 = good.clone();
     let at = good.len() - FOOTER_LEN + (FOOTER_LEN - 10);
-    v3[at] = 3;
-    std::fs::write(&path, &v3).unwrap();
+    v4[at] = 4;
+    std::fs::write(&path, &v4).unwrap();
     assert!(matches!(
         Segment::open(&path),
         Err(Error::UnknownVersion {
-            found: 3,
-            supported: 2,
+            found: 4,
+            supported: 3,
             ..
         })
     ));
@@ -260,12 +260,17 @@ fn reads_the_v1_golden_fixture() {
     check_fixture("segment-v1.seg", 1);
 }
 
+#[test]
+fn reads_the_v2_golden_fixture() {
+    check_fixture("segment-v2.seg", 2);
+}
+
 /// `NINES_BLESS=1` writes the current version's fixture once, when the
 /// format version changes; never again afterwards.
 #[test]
-fn reads_the_v2_golden_fixture() {
+fn reads_the_v3_golden_fixture() {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/segment-v2.seg");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/segment-v3.seg");
     if std::env::var_os("NINES_BLESS").is_some() {
         let mut w = SegmentWriter::create(&path, 0, &[ColumnType::I64, ColumnType::F64]).unwrap();
         for (l, ts, vs) in &fixture_series() {
@@ -274,13 +279,13 @@ fn reads_the_v2_golden_fixture() {
         }
         w.finish().unwrap();
     }
-    check_fixture("segment-v2.seg", 2);
+    check_fixture("segment-v3.seg", 3);
 }
 
-/// A version-2 file whose entries do not add up to its data region is
-/// refused at open, naming the rule.
+/// A file whose entries do not add up to its data region is refused at
+/// open, naming the rule.
 #[test]
-fn v2_entries_must_cover_the_data_region() {
+fn entries_must_cover_the_data_region() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write(dir.path(), &series_set());
     assert!(Segment::open(&path).unwrap().verify(true).is_empty());
@@ -370,28 +375,106 @@ fn directory_matches_parsed_entries_and_shares_label_sets_across_files() {
     assert!(std::ptr::eq(da, a.directory(&interner).unwrap()));
 }
 
-/// Damaged compressed entries (with a section CRC that matches them, as a
-/// buggy writer would leave) are refused at open with the section named.
+/// Damaged compressed sections (with a section CRC that matches them, as
+/// a buggy writer would leave) are refused at open with the section named.
 #[test]
-fn v2_damaged_entries_are_refused_at_open() {
+fn damaged_compressed_sections_are_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write(dir.path(), &series_set());
     let good = std::fs::read(&path).unwrap();
     let f = good.len() - FOOTER_LEN;
     let footer = super::format::Footer::decode(&good[f..]).unwrap();
-    let (a, b) = (
-        footer.section_offsets[1] as usize,
-        footer.section_offsets[2] as usize,
-    );
-    for at in [a, a + (b - a) / 2, b - 1] {
-        let mut bytes = good.clone();
-        bytes[at] ^= 0x55;
-        let mut fixed = footer.clone();
-        fixed.section_crcs[1] = crc32fast::hash(&bytes[a..b]);
-        bytes.truncate(f);
-        bytes.extend_from_slice(&fixed.encode());
-        std::fs::write(&path, &bytes).unwrap();
-        let err = Segment::open(&path).err().expect("refused");
-        assert!(err.to_string().contains("series entries"), "{err}");
+    for (section, name) in [(1, "series entries"), (3, "postings")] {
+        let (a, b) = (
+            footer.section_offsets[section] as usize,
+            footer.section_offsets[section + 1] as usize,
+        );
+        for at in [a, a + (b - a) / 2, b - 1] {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x55;
+            let mut fixed = footer.clone();
+            fixed.section_crcs[section] = crc32fast::hash(&bytes[a..b]);
+            bytes.truncate(f);
+            bytes.extend_from_slice(&fixed.encode());
+            std::fs::write(&path, &bytes).unwrap();
+            let err = Segment::open(&path).err().expect("refused");
+            assert!(err.to_string().contains(name), "{name} at {at}: {err}");
+        }
     }
+}
+
+/// `bytes` (a whole segment file) with section `i` replaced by `new`: the
+/// later sections move, the footer's offsets and CRC follow.
+fn with_section(bytes: &[u8], i: usize, new: &[u8]) -> Vec<u8> {
+    let f = bytes.len() - FOOTER_LEN;
+    let mut footer = super::format::Footer::decode(&bytes[f..]).unwrap();
+    let start = footer.section_offsets[i] as usize;
+    let end = if i + 1 < 5 {
+        footer.section_offsets[i + 1] as usize
+    } else {
+        f
+    };
+    let mut out = bytes[..start].to_vec();
+    out.extend_from_slice(new);
+    out.extend_from_slice(&bytes[end..f]);
+    let shift = new.len() as i64 - (end - start) as i64;
+    for o in footer.section_offsets.iter_mut().skip(i + 1) {
+        *o = (*o as i64 + shift) as u64;
+    }
+    footer.section_crcs[i] = crc32fast::hash(new);
+    out.extend_from_slice(&footer.encode());
+    out
+}
+
+fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
+    let mut z = zstd::bulk::Compressor::new(3).unwrap();
+    z.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
+        .unwrap();
+    z.compress(bytes).unwrap()
+}
+
+/// Version 3 keeps chunk metadata inside the compressed series entries:
+/// damaged metadata there (under a sound frame and CRC, as a buggy writer
+/// would leave) fails the series' read and `verify`, naming the section
+/// and the place in its decompressed bytes; the other series still read.
+#[test]
+fn damaged_chunk_metadata_in_the_entries_fails_that_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = series_set();
+    let (path, _) = write(dir.path(), &set);
+    let good = std::fs::read(&path).unwrap();
+    let seg = Segment::open(&path).unwrap();
+    let meta_at = seg.series(1).unwrap().chunk.meta_off as usize;
+    let mut entries = seg.entries.clone();
+    drop(seg);
+    entries[meta_at + 1] ^= 0x20;
+    std::fs::write(&path, with_section(&good, 1, &zstd_frame(&entries))).unwrap();
+    let seg = Segment::open(&path).expect("entries still parse");
+    let damage = seg.verify(true);
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert!(
+        damage[0].rule.contains("chunk metadata crc")
+            && damage[0].rule.contains("decompressed series entries"),
+        "{damage:?}"
+    );
+    for ord in [0, 2, 3] {
+        let (t, _) = read_all(&seg, ord, i64::MIN, i64::MAX);
+        assert_eq!(t, set[ord as usize].1);
+    }
+}
+
+/// A postings frame declaring another size than its index covers is
+/// refused before anything is decompressed.
+#[test]
+fn postings_frame_must_match_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write(dir.path(), &series_set());
+    let good = std::fs::read(&path).unwrap();
+    let seg = Segment::open(&path).unwrap();
+    let mut postings = seg.postings.clone();
+    drop(seg);
+    postings.push(0);
+    std::fs::write(&path, with_section(&good, 3, &zstd_frame(&postings))).unwrap();
+    let err = Segment::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("postings index covers"), "{err}");
 }

@@ -66,7 +66,10 @@ impl BlockRef {
 struct PendingSeries {
     labels: Labels,
     kind: SeriesKind,
-    meta_off: u64,
+    /// The chunk metadata of every column, concatenated; version 3 keeps
+    /// it in the series entry (compressed with the entries), not in the
+    /// data region.
+    meta: Vec<u8>,
     meta_lens: Vec<u32>,
     meta_crc: u32,
     blocks: Vec<BlockRef>,
@@ -183,15 +186,13 @@ impl SegmentWriter {
                 Error::InvalidArgument(format!("segment series {labels}: cannot encode: {e}"))
             })?;
 
-        let meta_off = self.pos;
-        let mut crc = crc32fast::Hasher::new();
+        let mut meta = Vec::with_capacity(encoded.iter().map(|e| e.meta.len()).sum());
         let mut meta_lens = Vec::with_capacity(encoded.len());
         for e in &encoded {
-            crc.update(&e.meta);
             meta_lens.push(len_u32(e.meta.len())?);
-            self.write(&e.meta)?;
+            meta.extend_from_slice(&e.meta);
         }
-        let meta_crc = crc.finalize();
+        let meta_crc = crc32fast::hash(&meta);
 
         let mut blocks = Vec::with_capacity(splits.len());
         let mut row = 0;
@@ -221,7 +222,7 @@ impl SegmentWriter {
         self.series.push(PendingSeries {
             labels: labels.clone(),
             kind,
-            meta_off,
+            meta,
             meta_lens,
             meta_crc,
             blocks,
@@ -308,12 +309,10 @@ impl SegmentWriter {
 
         let mut entries = Vec::new();
         let mut postings: BTreeMap<(u64, u64), RoaringBitmap> = BTreeMap::new();
-        // Version 2: the data region holds the series' chunks back to back
-        // in entry order, so no offset is stored; readers add lengths up.
+        // The data region holds the series' blocks back to back in entry
+        // order, so no offset is stored; readers add lengths up.
         let mut data_at = format::HEADER_LEN as u64;
         for (ord, s) in self.series.iter().enumerate() {
-            debug_assert_eq!(s.meta_off, data_at, "chunks are written in entry order");
-            data_at = s.meta_off + s.meta_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
             put_uvarint(&mut entries, s.labels.len() as u64);
             for l in s.labels.iter() {
                 let (n, v) = (sym(&l.name), sym(&l.value));
@@ -326,9 +325,10 @@ impl SegmentWriter {
                 put_uvarint(&mut entries, u64::from(l));
             }
             put_u32(&mut entries, s.meta_crc);
+            entries.extend_from_slice(&s.meta);
             put_uvarint(&mut entries, s.blocks.len() as u64);
             for b in &s.blocks {
-                debug_assert_eq!(b.offset, data_at, "blocks follow their metadata");
+                debug_assert_eq!(b.offset, data_at, "blocks are written in entry order");
                 data_at = b.offset + b.page_lens.iter().map(|&l| u64::from(l)).sum::<u64>();
                 put_uvarint(&mut entries, u64::from(b.rows));
                 put_varint(&mut entries, b.min_t);
@@ -366,17 +366,15 @@ impl SegmentWriter {
             SECTIONS[Section::PostingsIndex as usize],
             Section::PostingsIndex
         );
-        // Version 2: the entries are one zstd frame (neighbouring entries
-        // repeat label symbols, lengths and times: 4-5x smaller); the
-        // series offset table stays, empty.
-        // The frame carries its size and a checksum, so damage that the
-        // section CRC misses (a bad write under a good CRC) still fails.
-        let entries = (|| {
-            let mut z = zstd::bulk::Compressor::new(ENTRIES_ZSTD_LEVEL)?;
-            z.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-            z.compress(&entries)
-        })()
-        .map_err(|e| Error::InvalidArgument(format!("cannot compress the series entries: {e}")))?;
+        // The entries (with the chunk metadata, version 3) and the postings
+        // (version 3) are one zstd frame each: neighbouring entries repeat
+        // label symbols, lengths, times and codec parameters, and postings
+        // of a few hundred series are mostly small sorted arrays. The
+        // series offset table stays, empty. Each frame carries its size
+        // and a checksum, so damage that the section CRC misses (a bad
+        // write under a good CRC) still fails.
+        let entries = compress_section(&entries, "series entries")?;
+        let blobs = compress_section(&blobs, "postings")?;
         Ok([sym_bytes, entries, Vec::new(), blobs, pindex])
     }
 }
@@ -388,9 +386,19 @@ impl Drop for SegmentWriter {
     }
 }
 
-/// zstd level of the series entries section: within a few per cent of the
-/// maximum on them, about a millisecond per 100 KB.
-const ENTRIES_ZSTD_LEVEL: i32 = 9;
+/// zstd level of the series entries and postings sections: within a few
+/// per cent of the maximum on them, about a millisecond per 100 KB.
+const SECTION_ZSTD_LEVEL: i32 = 9;
+
+/// One zstd frame with its content size and a content checksum.
+fn compress_section(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    (|| {
+        let mut z = zstd::bulk::Compressor::new(SECTION_ZSTD_LEVEL)?;
+        z.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        z.compress(bytes)
+    })()
+    .map_err(|e| Error::InvalidArgument(format!("cannot compress the {what}: {e}")))
+}
 
 fn len_u32(n: usize) -> Result<u32> {
     u32::try_from(n)
