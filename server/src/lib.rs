@@ -113,6 +113,18 @@ pub struct RunningServer {
 }
 
 /// Opens the data directory and starts serving HTTP and gRPC.
+/// HTTP/2 flow control for gRPC. With the protocol's default window of
+/// 64 KiB a client pushing a write request of a few hundred KiB (an
+/// agent's batch of 10,000 samples) stops after each 64 KiB until the
+/// server's window update comes back. A stream may have 4 MiB in flight
+/// and a connection 16 MiB; both are bounded again by the request size
+/// and in-flight write limits once decoded.
+const GRPC_STREAM_WINDOW: u32 = 4 << 20;
+const GRPC_CONNECTION_WINDOW: u32 = 16 << 20;
+/// Largest HTTP/2 frame a client may send: 256 KiB instead of 16 KiB, so
+/// a large write request is a few frames, not dozens.
+const GRPC_MAX_FRAME: u32 = 256 << 10;
+
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     config.validate()?;
     let http_listener = TcpListener::bind(config.http_listen)
@@ -234,6 +246,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let grpc = tokio::spawn(async move {
         builder
             .concurrency_limit_per_connection(concurrent)
+            .initial_stream_window_size(Some(GRPC_STREAM_WINDOW))
+            .initial_connection_window_size(Some(GRPC_CONNECTION_WINDOW))
+            .max_frame_size(Some(GRPC_MAX_FRAME))
             .add_service(ingest)
             .add_service(query)
             .add_service(annotations)
