@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use nines_proto::v1;
 use nines_query::eval::validate_range;
 use nines_query::range_cache::RangeAnswer;
-use nines_query::{instant_query, Cancel, QueryError, QueryOptions, Value};
+use nines_query::{
+    eval_instant, parse, reads_only_slo_state, Cancel, QueryError, QueryOptions, Value,
+};
 use tonic::Status;
 
 use crate::ingest::labels_to_proto;
@@ -159,6 +161,21 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A query ready to evaluate: instant queries are parsed before they take
+/// a slot; range queries are parsed by the range cache, which keys on the
+/// text.
+enum Job {
+    Instant {
+        time_ms: i64,
+        expr: nines_query::Expr,
+    },
+    Range {
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    },
+}
+
 /// Runs one query; `endpoint` labels the latency histogram.
 pub async fn execute(
     st: &Arc<AppState>,
@@ -202,6 +219,23 @@ async fn run(
             return Ok(Answer::Range(a));
         }
     }
+    // An instant query is parsed here: a syntax error takes no slot, and
+    // the expression says whether it reads only the SLO state.
+    let job = match req.range {
+        Range::Instant { time_ms } => Job::Instant {
+            time_ms,
+            expr: parse(&req.query).map_err(QueryError::from)?,
+        },
+        Range::Range {
+            start_ms,
+            end_ms,
+            step_ms,
+        } => Job::Range {
+            start_ms,
+            end_ms,
+            step_ms,
+        },
+    };
     let timeout = req
         .timeout
         .filter(|t| !t.is_zero())
@@ -228,6 +262,20 @@ async fn run(
         ..QueryOptions::default()
     };
     let cancel = Cancel::new();
+    if let Job::Instant { time_ms, expr } = &job {
+        if reads_only_slo_state(expr) {
+            // Native SLO operators answer from the SLO sums in microseconds:
+            // evaluated here, as a dashboard or alert rule asks them, not
+            // handed to a blocking thread and back (two thread wake-ups,
+            // most of such a request's time). The evaluator still keeps to
+            // the timeout; nothing here waits on I/O.
+            let _slot = permit;
+            let snap = st.engine.snapshot();
+            return eval_instant(&snap, expr, *time_ms, &opts, &cancel)
+                .map(Answer::Value)
+                .map_err(RunError::from);
+        }
+    }
     let mut guard = CancelOnDrop {
         cancel: cancel.clone(),
         armed: true,
@@ -237,11 +285,11 @@ async fn run(
         let _slot = permit;
         let snap = state.engine.snapshot();
         let range_cache = &state.range_cache;
-        match req.range {
-            Range::Instant { time_ms } => {
-                instant_query(&snap, &req.query, time_ms, &opts, &cancel).map(Answer::Value)
+        match job {
+            Job::Instant { time_ms, expr } => {
+                eval_instant(&snap, &expr, time_ms, &opts, &cancel).map(Answer::Value)
             }
-            Range::Range {
+            Job::Range {
                 start_ms,
                 end_ms,
                 step_ms,
