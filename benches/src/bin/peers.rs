@@ -60,8 +60,8 @@ struct Args {
     /// alone takes about 20 minutes).
     #[arg(long, default_value = "small", value_parser = ["small", "medium"])]
     scale: String,
-    /// Timed runs per question (after one first run).
-    #[arg(long, default_value_t = 5)]
+    /// Timed runs per question (after one first run); the median is kept.
+    #[arg(long, default_value_t = 11)]
     runs: usize,
     #[arg(long, default_value = "target/release/nines")]
     nines: PathBuf,
