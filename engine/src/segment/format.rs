@@ -33,6 +33,23 @@ pub const MAX_COLUMNS: usize = 8;
 /// small enough that a short read decodes little it does not need.
 pub const BLOCK_ROWS: usize = 4096;
 
+/// The most bytes the decompressed series entries of a file with
+/// `n_series` series and `rows` rows may take: what a reader allocates at
+/// most before decompressing. An entry without its metadata is tens of
+/// bytes plus ~60 per block; chunk metadata (version 3) is a few KiB per
+/// column (codec tables) plus, for the `integer`/`decimal` value codecs,
+/// up to 18 bytes for each of the at most `rows / 32 + 1` exceptions of a
+/// column. 1 MiB per series and 16 bytes per row cover all of it; the
+/// entries' offsets are 32-bit, so never more than 4 GiB. The writer
+/// refuses to write what a reader would refuse to read.
+pub fn entries_limit(n_series: u64, rows: u64) -> u64 {
+    n_series
+        .saturating_add(1)
+        .saturating_mul(1 << 20)
+        .saturating_add(rows.saturating_mul(16))
+        .min(u64::from(u32::MAX))
+}
+
 /// The sections that follow the data region, in file order. Each has an
 /// offset and a CRC in the footer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

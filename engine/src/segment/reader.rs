@@ -80,7 +80,7 @@ pub struct Chunk {
     /// Where the metadata starts: a file offset up to version 2, an offset
     /// in the decompressed series entries from version 3.
     pub(super) meta_off: u64,
-    meta_lens: Box<[u32]>,
+    pub(super) meta_lens: Box<[u32]>,
     meta_crc: u32,
     pub blocks: Box<[BlockRef]>,
 }
@@ -253,9 +253,7 @@ impl Segment {
         }
         if version >= 2 {
             let size = seg.frame_size(Section::Series, "series entries")?;
-            // an entry without metadata is at least 8 bytes; a series needs
-            // at least a symbol; chunk metadata is a few hundred bytes at most
-            let limit = (u64::from(seg.footer.n_series) + 1) * 64 * 1024;
+            let limit = format::entries_limit(u64::from(seg.footer.n_series), seg.footer.rows);
             if size > limit {
                 let base = seg.footer.section_offsets[Section::Series as usize];
                 return Err(Error::corrupted(

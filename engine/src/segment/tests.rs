@@ -478,3 +478,35 @@ fn postings_frame_must_match_its_index() {
     let err = Segment::open(&path).err().expect("refused");
     assert!(err.to_string().contains("postings index covers"), "{err}");
 }
+
+/// Chunk metadata grows with the rows of a chunk (value exceptions are
+/// stored in it): a long series with many of them, one series in the
+/// file, writes and reads back (the reader's bound on the entries is
+/// derived from the rows, not only the series).
+#[test]
+fn a_long_chunk_with_large_metadata_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 1_000_000usize;
+    let ts: Vec<i64> = (0..n).map(|k| k as i64 * 15_000).collect();
+    let vs: Vec<f64> = (0..n)
+        .map(|k| {
+            if k % 40 == 7 {
+                f64::from_bits(0x7ff8_0000_0000_0000 | k as u64)
+            } else {
+                k as f64
+            }
+        })
+        .collect();
+    let labels = Labels::from_pairs(&[("__name__", "long_total")]);
+    let (path, _) = write(dir.path(), &[(labels, ts.clone(), vs.clone())]);
+    let seg = Segment::open(&path).unwrap();
+    let meta: u32 = seg.series(0).unwrap().chunk.meta_lens.iter().sum();
+    assert!(meta > 128 * 1024, "metadata of {meta} bytes");
+    let (t, v) = read_all(&seg, 0, i64::MIN, i64::MAX);
+    assert_eq!(t, ts);
+    assert_eq!(
+        v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        vs.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    assert!(seg.verify(true).is_empty());
+}

@@ -373,6 +373,15 @@ impl SegmentWriter {
         // series offset table stays, empty. Each frame carries its size
         // and a checksum, so damage that the section CRC misses (a bad
         // write under a good CRC) still fails.
+        let limit = format::entries_limit(self.series.len() as u64, self.rows);
+        if entries.len() as u64 > limit {
+            return Err(Error::InvalidArgument(format!(
+                "series entries of {} bytes exceed the {limit} a reader accepts for {} series of {} rows",
+                entries.len(),
+                self.series.len(),
+                self.rows
+            )));
+        }
         let entries = compress_section(&entries, "series entries")?;
         let blobs = compress_section(&blobs, "postings")?;
         Ok([sym_bytes, entries, Vec::new(), blobs, pindex])
