@@ -48,9 +48,21 @@ impl Codec for WriteCodec {
     }
 }
 
+/// The receive buffer of one write request (see `buffer_settings`).
+const WRITE_BUFFER: usize = 512 * 1024;
+
 impl Decoder for WriteDecoder {
     type Item = DecodedWrite;
     type Error = Status;
+
+    /// tonic collects a message's frames in a buffer of this size, grown by
+    /// doubling (a copy each time) when a frame does not fit. The server
+    /// accepts frames up to 256 KiB, and an agent's write request is a few
+    /// hundred KiB; 8 KiB (tonic's default) made every request copy
+    /// itself five or six times over.
+    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+        tonic::codec::BufferSettings::new(WRITE_BUFFER, 32 * 1024)
+    }
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DecodedWrite>, Status> {
         let n = src.remaining();
