@@ -573,22 +573,16 @@ fn insert_samples<'a>(
         o.sort_by_key(|&i| ts[i]);
         o
     });
-    let mut sts = Vec::with_capacity(ts.len());
-    let mut svs = Vec::with_capacity(ts.len());
-    for k in 0..ts.len() {
+    let samples = (0..ts.len()).map(|k| {
         let i = order.as_ref().map_or(k, |o| o[k]);
-        let (t, v) = (ts[i], vs[i]);
-        match data.insert(t, v, bounds) {
-            Ok(Placement::Stored) => {
-                out.accepted += 1;
-                sts.push(t);
-                svs.push(v);
-            }
-            Ok(Placement::Duplicate) => out.duplicates += 1,
-            Err(RejectReason::AlreadyPersisted { .. }) => late(t, v),
-            Err(reason) => rejections.add(t, reason),
-        }
-    }
+        (ts[i], vs[i])
+    });
+    let (sts, svs) = data.insert_ascending(samples, bounds, &mut |t, v, r| match r {
+        Ok(Placement::Stored) => out.accepted += 1,
+        Ok(Placement::Duplicate) => out.duplicates += 1,
+        Err(RejectReason::AlreadyPersisted { .. }) => late(t, v),
+        Err(reason) => rejections.add(t, reason),
+    });
     (Cow::Owned(sts), Cow::Owned(svs))
 }
 
