@@ -115,6 +115,7 @@ async fn writer(grpc: String, w: usize, base: i64, ledger: Arc<Mutex<Ledger>>, s
                         timestamps: idx.clone().map(|i| base + i as i64).collect(),
                         values: idx.map(|i| i as f64).collect(),
                     }],
+                    ..Default::default()
                 }
             })
             .collect();

@@ -72,6 +72,7 @@ async fn query_url_prints_what_the_offline_query_prints() {
         .unwrap()
         .write(v1::WriteRequest {
             series: vec![series("a", 3.0), series("b", 0.5)],
+            ..Default::default()
         })
         .await
         .unwrap();

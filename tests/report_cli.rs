@@ -119,6 +119,7 @@ async fn reports_are_byte_identical_over_cli_and_grpc_and_seal() {
         .unwrap()
         .write(v1::WriteRequest {
             series: vec![one("200", &good), one("500", &bad)],
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -320,7 +320,10 @@ async fn slos_applied_over_the_cli_answer_grafana_exactly() {
     let w = v1::ingest_client::IngestClient::connect(s.grpc.clone())
         .await
         .unwrap()
-        .write(v1::WriteRequest { series })
+        .write(v1::WriteRequest {
+            series,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

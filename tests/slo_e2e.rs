@@ -108,6 +108,7 @@ fn traffic(t0: i64) -> v1::WriteRequest {
             series("search", "200", search_ok),
             series("search", "500", search_bad),
         ],
+        ..Default::default()
     }
 }
 

@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nines_benches::harness::{grpc_body, remote_write_body};
+use nines_benches::harness::{grpc_body, grpc_compact_body, remote_write_body};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_engine::wal::SyncPolicy;
 use nines_engine::{Engine, EngineOptions, Labels, WriteBatch};
@@ -77,6 +77,7 @@ fn decode(c: &mut Criterion) {
     let b = &all[BATCHES / 2];
     let samples = b.sample_count() as u64;
     let grpc = grpc_body(b);
+    let compact = grpc_compact_body(b);
     let rw = remote_write_body(b);
     let mut g = c.benchmark_group("ingest_decode");
     g.throughput(Throughput::Elements(samples));
@@ -88,6 +89,9 @@ fn decode(c: &mut Criterion) {
     });
     g.bench_function("grpc_fast", |bench| {
         bench.iter(|| decode_write_request_fast(&grpc).map(|r| r.series.len()))
+    });
+    g.bench_function("grpc_compact_fast", |bench| {
+        bench.iter(|| decode_write_request_fast(&compact).map(|r| r.series.len()))
     });
     g.bench_function("remote_write_snappy_prost", |bench| {
         bench.iter(|| {
@@ -108,16 +112,27 @@ fn decode(c: &mut Criterion) {
     let engine = Engine::open(EngineOptions::new(dir.path()).background(false))
         .unwrap_or_else(|e| panic!("open: {e}"));
     let cache = SeriesCache::new(1 << 16);
-    let mut first =
-        decode_write_request_cached(&grpc, Some(&cache)).unwrap_or_else(|e| panic!("decode: {e}"));
+    let mut first = decode_write_request_cached(&grpc, Some(&cache), usize::MAX)
+        .unwrap_or_else(|e| panic!("decode: {e}"));
+    cache.remember(&engine, &mut first.batch.series, first.misses);
+    let mut first = decode_write_request_cached(&compact, Some(&cache), usize::MAX)
+        .unwrap_or_else(|e| panic!("decode: {e}"));
     cache.remember(&engine, &mut first.batch.series, first.misses);
     let mut first = decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache))
         .unwrap_or_else(|e| panic!("decode: {e}"));
     let misses = std::mem::take(&mut first.misses);
     cache.remember(&engine, &mut first.series, misses);
     g.bench_function("grpc_cached", |bench| {
-        bench
-            .iter(|| decode_write_request_cached(&grpc, Some(&cache)).map(|r| r.batch.series.len()))
+        bench.iter(|| {
+            decode_write_request_cached(&grpc, Some(&cache), usize::MAX)
+                .map(|r| r.batch.series.len())
+        })
+    });
+    g.bench_function("grpc_compact_cached", |bench| {
+        bench.iter(|| {
+            decode_write_request_cached(&compact, Some(&cache), usize::MAX)
+                .map(|r| r.batch.series.len())
+        })
     });
     g.bench_function("remote_write_snappy_cached", |bench| {
         bench.iter(|| {

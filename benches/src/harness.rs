@@ -125,7 +125,14 @@ pub fn spawn_nines(
     (child, http.expect("nines printed its HTTP address"), grpc)
 }
 
-/// The batch as a nines gRPC `WriteRequest`, protobuf-encoded.
+/// The batch as a compact nines gRPC `WriteRequest` (`symbols` and
+/// `compact`, as `nines write` sends it), protobuf-encoded.
+pub fn grpc_compact_body(b: &WriteBatch) -> Vec<u8> {
+    nines_server::ingest::compact_request(&b.series).encode_to_vec()
+}
+
+/// The batch as a plain nines gRPC `WriteRequest` (`series`),
+/// protobuf-encoded.
 pub fn grpc_body(b: &WriteBatch) -> Vec<u8> {
     v1::WriteRequest {
         series: b
@@ -145,6 +152,7 @@ pub fn grpc_body(b: &WriteBatch) -> Vec<u8> {
                 values: s.values.clone(),
             })
             .collect(),
+        ..Default::default()
     }
     .encode_to_vec()
 }

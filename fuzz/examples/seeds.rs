@@ -113,6 +113,7 @@ fn grpc_batch() {
             timestamps: vec![1_700_000_000_000, 1_700_000_015_000, 1_700_000_030_000],
             values: vec![1.0, 2.5, STALE_NAN],
         }],
+        ..Default::default()
     };
     write("grpc_batch", "one-series", &one.encode_to_vec());
     let kinds = v1::WriteRequest {
@@ -124,8 +125,33 @@ fn grpc_batch() {
                 values: vec![f64::NAN, f64::INFINITY, -0.0],
             })
             .collect(),
+        ..Default::default()
     };
     write("grpc_batch", "every-kind", &kinds.encode_to_vec());
+    // The compact form: symbols, label references, deltas; one series with
+    // integer values, one with doubles, and the plain series beside them.
+    let compact = v1::WriteRequest {
+        series: one.series.clone(),
+        symbols: ["__name__", "http_requests_total", "code", "200", "500"]
+            .map(String::from)
+            .to_vec(),
+        compact: vec![
+            v1::CompactSeries {
+                label_refs: vec![0, 1, 2, 3],
+                kind: v1::SeriesKind::Counter as i32,
+                timestamp_deltas: vec![1_700_000_000_000, 15_000, 15_000, -30_000],
+                integer_deltas: vec![10, 3, 0, -13],
+                ..Default::default()
+            },
+            v1::CompactSeries {
+                label_refs: vec![0, 1, 2, 4],
+                timestamp_deltas: vec![1_700_000_000_000, 15_000],
+                values: vec![0.5, STALE_NAN],
+                ..Default::default()
+            },
+        ],
+    };
+    write("grpc_batch", "compact", &compact.encode_to_vec());
     write("grpc_batch", "empty", &[]);
 }
 

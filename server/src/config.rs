@@ -126,7 +126,8 @@ impl Default for StorageConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest request body (compressed, as received). 32 MiB: a
-    /// remote-write batch is typically under 1 MiB.
+    /// remote-write batch is typically under 1 MiB. A gRPC write may
+    /// decode to at most twice this (compact series are small on the wire).
     pub max_request_bytes: usize,
     /// Most series in one write request. 1 M.
     pub max_series_per_request: usize,

@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use nines_engine::bytes::put_uvarint;
 use nines_engine::{Label, Labels, SeriesBatch, SeriesKind, SeriesRef, WriteBatch};
 use nines_proto::prometheus;
 use prost::Message;
@@ -39,6 +40,16 @@ pub enum DecodeErrorKind {
     PackedLength(usize),
     /// A nested message prost refused (remote-write metadata, exemplars).
     Nested,
+    /// A compact series' label reference past the request's symbols.
+    SymbolRef { index: u32, symbols: usize },
+    /// A compact series with an odd number of label references.
+    OddLabelRefs(usize),
+    /// A compact series with both `values` and `integer_deltas`.
+    TwoValueForms,
+    /// An integer value beyond +-2^53, not exact as a double.
+    InexactInteger(i64),
+    /// The request decodes to more than this many bytes.
+    TooLarge(usize),
 }
 
 /// A malformed write request; `field` says where (`message.field`).
@@ -61,6 +72,24 @@ impl fmt::Display for DecodeErrorKind {
                 write!(f, "packed doubles of {n} bytes, not a multiple of 8")
             }
             DecodeErrorKind::Nested => f.write_str("invalid nested message"),
+            DecodeErrorKind::SymbolRef { index, symbols } => write!(
+                f,
+                "label reference {index}, but the request has {symbols} symbols"
+            ),
+            DecodeErrorKind::OddLabelRefs(n) => {
+                write!(f, "{n} label references, not name-value pairs")
+            }
+            DecodeErrorKind::TwoValueForms => {
+                f.write_str("both `values` and `integer_deltas` are set; send one")
+            }
+            DecodeErrorKind::InexactInteger(v) => write!(
+                f,
+                "integer value {v} is beyond +-2^53, where doubles skip integers; send it in `values`"
+            ),
+            DecodeErrorKind::TooLarge(limit) => write!(
+                f,
+                "the request decodes to more than {limit} bytes (16 per sample plus label text; twice limits.max_request_bytes); send smaller batches"
+            ),
         }
     }
 }
@@ -95,14 +124,37 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn varint(&mut self, field: &'static str) -> Result<u64, DecodeError> {
-        // Keys, lengths and most timestamp deltas fit one byte.
-        match self.buf.get(self.pos) {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        // Keys, lengths and small deltas fit one byte.
+        match rest.first() {
             Some(&b) if b < 0x80 => {
                 self.pos += 1;
-                Ok(u64::from(b))
+                return Ok(u64::from(b));
             }
-            _ => self.varint_slow(field),
+            None => return self.varint_slow(field),
+            _ => {}
         }
+        // Timestamps (6 bytes) and deltas (2 or 3): one 8-byte load, the
+        // first byte without a continuation bit found by its bit, the
+        // 7-bit groups packed by three shift-and-mask steps.
+        if let Some(w) = rest.first_chunk::<8>() {
+            let w = u64::from_le_bytes(*w);
+            let stops = !w & 0x8080_8080_8080_8080;
+            if stops != 0 {
+                let bits = stops.trailing_zeros() + 1;
+                let x = if bits == 64 {
+                    w
+                } else {
+                    w & ((1u64 << bits) - 1)
+                } & 0x7f7f_7f7f_7f7f_7f7f;
+                let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+                let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+                let x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+                self.pos += (bits / 8) as usize;
+                return Ok(x);
+            }
+        }
+        self.varint_slow(field)
     }
 
     #[inline(never)]
@@ -227,7 +279,38 @@ fn label(b: &[u8], msg: &'static str) -> Result<Label, DecodeError> {
 /// Decodes a `nines.v1.WriteRequest` into an engine batch; equal to prost's
 /// decode followed by [`crate::ingest::batch_from_grpc`].
 pub fn decode_write_request_fast(buf: &[u8]) -> Result<WriteBatch, DecodeError> {
-    decode_write_request_cached(buf, None).map(|d| d.batch)
+    decode_write_request_cached(buf, None, usize::MAX).map(|d| d.batch)
+}
+
+/// What a request may still decode to: its samples' columns (8 bytes per
+/// timestamp and per value, charged before they are allocated) and the
+/// label text compact series expand to. A packed timestamp can be one byte
+/// on the wire and a compact label reference a few bytes for a long
+/// symbol, so the wire size alone does not bound the memory a request
+/// takes.
+struct Budget {
+    left: usize,
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Budget {
+        Budget { left: limit, limit }
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize, field: &'static str) -> Result<(), DecodeError> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(DecodeError {
+                field,
+                kind: DecodeErrorKind::TooLarge(self.limit),
+            }),
+        }
+    }
 }
 
 /// A series whose label bytes the cache did not know: once its labels are
@@ -253,27 +336,292 @@ pub struct DecodedWrite {
 /// copied (they were when first cached). The others are decoded as without
 /// the cache and listed in `misses`. Series whose label fields are not
 /// contiguous in the message (no encoder writes that) are never cached.
+/// The decoded samples and compact label text may take at most `limit`
+/// bytes (see `Budget`), else `TooLarge`.
 pub fn decode_write_request_cached(
     buf: &[u8],
     cache: Option<&SeriesCache>,
+    limit: usize,
 ) -> Result<DecodedWrite, DecodeError> {
     let cache = cache.filter(|c| c.enabled());
     let mut r = Reader::new(buf);
     let mut out = DecodedWrite::default();
+    let mut budget = Budget::new(limit);
+    // Compact series refer to symbols that may come after them.
+    let mut symbols: Vec<&str> = Vec::new();
+    let mut compact: Vec<&[u8]> = Vec::new();
     while r.has_more() {
         match r.key("WriteRequest")? {
             (1, w) => {
                 expect_wire(w, LEN, "WriteRequest.series")?;
                 let b = r.bytes("WriteRequest.series")?;
                 let index = out.batch.series.len();
-                out.batch
-                    .series
-                    .push(series_samples(b, cache, index, &mut out.misses)?);
+                out.batch.series.push(series_samples(
+                    b,
+                    cache,
+                    index,
+                    &mut out.misses,
+                    &mut budget,
+                )?);
+            }
+            (2, w) => {
+                const F: &str = "WriteRequest.symbols";
+                expect_wire(w, LEN, F)?;
+                symbols.push(utf8(r.bytes(F)?, F)?);
+            }
+            (3, w) => {
+                expect_wire(w, LEN, "WriteRequest.compact")?;
+                compact.push(r.bytes("WriteRequest.compact")?);
             }
             (_, w) => r.skip(w, "WriteRequest")?,
         }
     }
+    if !compact.is_empty() {
+        let mut c = CompactReader {
+            symbols: &symbols,
+            cache,
+            refs: Vec::new(),
+            key: Vec::new(),
+        };
+        out.batch.series.reserve(compact.len());
+        for b in compact {
+            let index = out.batch.series.len();
+            let s = c.series(b, index, &mut out.misses, &mut budget)?;
+            out.batch.series.push(s);
+        }
+    }
     Ok(out)
+}
+
+/// Zigzag (protobuf `sint64`) to two's complement.
+#[inline]
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
+}
+
+/// Appends a packed varint column, each element through `f`, after
+/// charging the budget 8 bytes per element; returns how many there were.
+#[inline]
+fn packed_varints<T>(
+    packed: &[u8],
+    field: &'static str,
+    budget: &mut Budget,
+    out: &mut Vec<T>,
+    mut f: impl FnMut(u64) -> Result<T, DecodeError>,
+) -> Result<usize, DecodeError> {
+    // Every varint ends in exactly one byte below 0x80.
+    let n = packed.iter().filter(|&&b| b < 0x80).count();
+    budget.take(n * 8, field)?;
+    out.reserve(n);
+    let mut p = Reader::new(packed);
+    while p.has_more() {
+        out.push(f(p.varint(field)?)?);
+    }
+    Ok(n)
+}
+
+/// The largest integer magnitude a double holds together with all the
+/// integers below it.
+const EXACT_INTEGER: i64 = 1 << 53;
+
+/// Decodes `CompactSeries` messages against one request's symbols, with
+/// scratch space reused across the series.
+struct CompactReader<'a, 's> {
+    symbols: &'s [&'a str],
+    cache: Option<&'s SeriesCache>,
+    refs: Vec<u32>,
+    key: Vec<u8>,
+}
+
+impl CompactReader<'_, '_> {
+    fn series(
+        &mut self,
+        b: &[u8],
+        index: usize,
+        misses: &mut Vec<CacheMiss>,
+        budget: &mut Budget,
+    ) -> Result<SeriesBatch, DecodeError> {
+        const REFS: &str = "CompactSeries.label_refs";
+        const TS: &str = "CompactSeries.timestamp_deltas";
+        const VALS: &str = "CompactSeries.values";
+        const INTS: &str = "CompactSeries.integer_deltas";
+        let mut r = Reader::new(b);
+        self.refs.clear();
+        let mut kind = 0i32;
+        let mut timestamps: Vec<i64> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
+        let (mut t, mut v) = (0i64, 0i64);
+        let (mut doubles, mut integers) = (false, false);
+        // One running sum per column across all its fields, as prost
+        // collects packed and unpacked elements into one list.
+        while r.has_more() {
+            match r.key("CompactSeries")? {
+                (1, LEN) => {
+                    let mut p = Reader::new(r.bytes(REFS)?);
+                    while p.has_more() {
+                        // prost keeps the low 32 bits of a uint32 varint.
+                        self.refs.push(p.varint(REFS)? as u32);
+                    }
+                }
+                (1, VARINT) => self.refs.push(r.varint(REFS)? as u32),
+                (1, w) => return Err(wire_error(REFS, w)),
+                (2, w) => {
+                    expect_wire(w, VARINT, "CompactSeries.kind")?;
+                    kind = r.varint("CompactSeries.kind")? as i32;
+                }
+                (3, LEN) => {
+                    packed_varints(r.bytes(TS)?, TS, budget, &mut timestamps, |d| {
+                        t = t.wrapping_add(unzigzag(d));
+                        Ok(t)
+                    })?;
+                }
+                (3, VARINT) => {
+                    budget.take(8, TS)?;
+                    t = t.wrapping_add(unzigzag(r.varint(TS)?));
+                    timestamps.push(t);
+                }
+                (3, w) => return Err(wire_error(TS, w)),
+                (4, LEN) => {
+                    let packed = r.bytes(VALS)?;
+                    budget.take(packed.len(), VALS)?;
+                    doubles |= !packed.is_empty();
+                    extend_doubles(&mut values, packed, VALS)?;
+                }
+                (4, FIXED64) => {
+                    budget.take(8, VALS)?;
+                    doubles = true;
+                    values.push(f64::from_bits(r.fixed64(VALS)?));
+                }
+                (4, w) => return Err(wire_error(VALS, w)),
+                (5, LEN) => {
+                    let n = packed_varints(r.bytes(INTS)?, INTS, budget, &mut values, |d| {
+                        int_value(d, &mut v)
+                    })?;
+                    integers |= n > 0;
+                }
+                (5, VARINT) => {
+                    budget.take(8, INTS)?;
+                    integers = true;
+                    values.push(int_value(r.varint(INTS)?, &mut v)?);
+                }
+                (5, w) => return Err(wire_error(INTS, w)),
+                (_, w) => r.skip(w, "CompactSeries")?,
+            }
+        }
+        if doubles && integers {
+            return Err(DecodeError {
+                field: INTS,
+                kind: DecodeErrorKind::TwoValueForms,
+            });
+        }
+        let (labels, resolved) = self.labels(index, misses, budget)?;
+        Ok(SeriesBatch {
+            kind: kind_from_proto(kind),
+            labels,
+            timestamps,
+            values,
+            resolved,
+        })
+    }
+
+    /// The series' labels from `self.refs`, or its cached head series
+    /// (labels left empty). The cache key is the label text, each string
+    /// length-prefixed, after a 0 byte no plain series' key starts with.
+    fn labels(
+        &mut self,
+        index: usize,
+        misses: &mut Vec<CacheMiss>,
+        budget: &mut Budget,
+    ) -> Result<(Labels, Option<SeriesRef>), DecodeError> {
+        const REFS: &str = "CompactSeries.label_refs";
+        if self.refs.is_empty() {
+            return Ok((Labels::default(), None));
+        }
+        if !self.refs.len().is_multiple_of(2) {
+            return Err(DecodeError {
+                field: REFS,
+                kind: DecodeErrorKind::OddLabelRefs(self.refs.len()),
+            });
+        }
+        let symbols = self.symbols;
+        let symbol = |i: u32| {
+            symbols.get(i as usize).copied().ok_or(DecodeError {
+                field: REFS,
+                kind: DecodeErrorKind::SymbolRef {
+                    index: i,
+                    symbols: symbols.len(),
+                },
+            })
+        };
+        let decode = |refs: &[u32], budget: &mut Budget| {
+            let mut labels = Vec::with_capacity(refs.len() / 2);
+            for p in refs.chunks_exact(2) {
+                let (name, value) = (symbol(p[0])?, symbol(p[1])?);
+                budget.take(48 + name.len() + value.len(), REFS)?;
+                labels.push(Label {
+                    name: name.to_owned(),
+                    value: value.to_owned(),
+                });
+            }
+            Ok::<_, DecodeError>(Labels::new(labels))
+        };
+        let Some(cache) = self.cache else {
+            return decode(&self.refs, budget).map(|l| (l, None));
+        };
+        self.key.clear();
+        self.key.push(0);
+        for &i in &self.refs {
+            let s = symbol(i)?;
+            put_uvarint(&mut self.key, s.len() as u64);
+            self.key.extend_from_slice(s.as_bytes());
+        }
+        let hash = key_hash(&self.key);
+        if let Some(r) = cache.get(hash, &self.key) {
+            return Ok((Labels::default(), Some(r)));
+        }
+        let labels = decode(&self.refs, budget)?;
+        misses.push(CacheMiss {
+            index,
+            hash,
+            key: self.key.as_slice().into(),
+        });
+        Ok((labels, None))
+    }
+}
+
+/// The next integer value from its delta `d` and the running sum `v`.
+#[inline]
+fn int_value(d: u64, v: &mut i64) -> Result<f64, DecodeError> {
+    *v = v.wrapping_add(unzigzag(d));
+    if v.unsigned_abs() > EXACT_INTEGER as u64 {
+        return Err(DecodeError {
+            field: "CompactSeries.integer_deltas",
+            kind: DecodeErrorKind::InexactInteger(*v),
+        });
+    }
+    Ok(*v as f64)
+}
+
+/// Appends packed little-endian doubles.
+#[inline]
+fn extend_doubles(
+    values: &mut Vec<f64>,
+    packed: &[u8],
+    field: &'static str,
+) -> Result<(), DecodeError> {
+    if !packed.len().is_multiple_of(8) {
+        return Err(DecodeError {
+            field,
+            kind: DecodeErrorKind::PackedLength(packed.len()),
+        });
+    }
+    values.reserve(packed.len() / 8);
+    values.extend(packed.chunks_exact(8).map(|c| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        f64::from_le_bytes(a)
+    }));
+    Ok(())
 }
 
 /// The labels of a series message (`SeriesSamples`, `TimeSeries`): every
@@ -361,6 +709,7 @@ fn series_samples(
     cache: Option<&SeriesCache>,
     index: usize,
     misses: &mut Vec<CacheMiss>,
+    budget: &mut Budget,
 ) -> Result<SeriesBatch, DecodeError> {
     const TS: &str = "SeriesSamples.timestamps";
     const VALS: &str = "SeriesSamples.values";
@@ -383,32 +732,22 @@ fn series_samples(
                 kind = r.varint("SeriesSamples.kind")? as i32;
             }
             (3, LEN) => {
-                let packed = r.bytes(TS)?;
-                // Every varint ends in exactly one byte below 0x80.
-                timestamps.reserve(packed.iter().filter(|&&b| b < 0x80).count());
-                let mut p = Reader::new(packed);
-                while p.has_more() {
-                    timestamps.push(p.varint(TS)? as i64);
-                }
+                packed_varints(r.bytes(TS)?, TS, budget, &mut timestamps, |v| Ok(v as i64))?;
             }
-            (3, VARINT) => timestamps.push(r.varint(TS)? as i64),
+            (3, VARINT) => {
+                budget.take(8, TS)?;
+                timestamps.push(r.varint(TS)? as i64);
+            }
             (3, w) => return Err(wire_error(TS, w)),
             (4, LEN) => {
                 let packed = r.bytes(VALS)?;
-                if packed.len() % 8 != 0 {
-                    return Err(DecodeError {
-                        field: VALS,
-                        kind: DecodeErrorKind::PackedLength(packed.len()),
-                    });
-                }
-                values.reserve(packed.len() / 8);
-                values.extend(packed.chunks_exact(8).map(|c| {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(c);
-                    f64::from_le_bytes(a)
-                }));
+                budget.take(packed.len(), VALS)?;
+                extend_doubles(&mut values, packed, VALS)?;
             }
-            (4, FIXED64) => values.push(f64::from_bits(r.fixed64(VALS)?)),
+            (4, FIXED64) => {
+                budget.take(8, VALS)?;
+                values.push(f64::from_bits(r.fixed64(VALS)?));
+            }
             (4, w) => return Err(wire_error(VALS, w)),
             (_, w) => r.skip(w, "SeriesSamples")?,
         }

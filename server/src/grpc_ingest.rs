@@ -19,7 +19,7 @@ use tonic::server::{ClientStreamingService, Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstEncoder;
 
-use crate::decode::{decode_write_request_cached, DecodedWrite};
+use crate::decode::{decode_write_request_cached, DecodeErrorKind, DecodedWrite};
 use crate::ingest::{self, WriteError};
 use crate::state::{AppState, Overload};
 
@@ -67,16 +67,27 @@ impl Decoder for WriteDecoder {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DecodedWrite>, Status> {
         let n = src.remaining();
         let cache = Some(&self.0.series_cache);
+        // What a request may decode to: compact series and one-byte packed
+        // timestamps take more memory than wire bytes.
+        let limit = self.0.config.limits.max_request_bytes.saturating_mul(2);
         // tonic hands one contiguous message; copy only if it ever is not.
         let res = if src.chunk().len() == n {
-            let r = decode_write_request_cached(src.chunk(), cache);
+            let r = decode_write_request_cached(src.chunk(), cache, limit);
             src.advance(n);
             r
         } else {
-            decode_write_request_cached(&src.copy_to_bytes(n), cache)
+            decode_write_request_cached(&src.copy_to_bytes(n), cache, limit)
         };
-        res.map(Some)
-            .map_err(|e| Status::invalid_argument(format!("malformed WriteRequest: {e}")))
+        res.map(Some).map_err(|e| match e.kind {
+            DecodeErrorKind::TooLarge(_) => {
+                self.0.metrics.write_request(PROTOCOL, "bad_request");
+                Status::resource_exhausted(format!("WriteRequest too large: {e}"))
+            }
+            _ => {
+                self.0.metrics.write_request(PROTOCOL, "bad_request");
+                Status::invalid_argument(format!("malformed WriteRequest: {e}"))
+            }
+        })
     }
 }
 

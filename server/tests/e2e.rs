@@ -134,6 +134,7 @@ async fn grpc_write_and_stream_report_accepted_and_rejected() {
                 },
                 series("req_total", "web", vec![1000, 2000], vec![1.0]),
             ],
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -163,6 +164,7 @@ async fn grpc_write_and_stream_report_accepted_and_rejected() {
                 vec![1000, 2000, 3000],
                 vec![1.0, 2.0, 3.0],
             )],
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -176,6 +178,7 @@ async fn grpc_write_and_stream_report_accepted_and_rejected() {
             vec![10_000 + i * 1000],
             vec![i as f64],
         )],
+        ..Default::default()
     });
     let total = c
         .write_stream(tokio_stream_iter(batches))
@@ -211,6 +214,140 @@ async fn grpc_write_and_stream_report_accepted_and_rejected() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     s.shutdown().await.unwrap();
+}
+
+/// Compact series (labels by symbol, deltas) over a real gRPC client: the
+/// same samples as the plain form, a retry is all duplicates (the second
+/// request is served from the series cache), a plain write of one of the
+/// series meets the same series, and a malformed compact series fails the
+/// request naming the field while what was stored stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_grpc_writes_store_the_same_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path()).await;
+    let mut c = ingest_client(&s).await;
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let batch = [
+        nines_engine::SeriesBatch {
+            labels: nines_engine::Labels::from_pairs(&[("__name__", "req_total"), ("job", "api")]),
+            kind: nines_engine::SeriesKind::Counter,
+            timestamps: vec![1_000, 2_000, 3_000],
+            values: vec![5.0, 9.0, 14.0],
+            resolved: None,
+        },
+        nines_engine::SeriesBatch {
+            labels: nines_engine::Labels::from_pairs(&[("__name__", "temp"), ("job", "api")]),
+            kind: nines_engine::SeriesKind::Gauge,
+            timestamps: vec![1_000, 2_000, 3_000],
+            values: vec![0.25, -0.0, stale],
+            resolved: None,
+        },
+    ];
+    let req = nines_server::ingest::compact_request(&batch);
+    assert!(req.series.is_empty() && req.compact.len() == 2);
+    assert!(req.compact[0].values.is_empty(), "counter sent as integers");
+    assert!(
+        req.compact[1].integer_deltas.is_empty(),
+        "gauge sent as doubles"
+    );
+    let r = c.write(req.clone()).await.unwrap().into_inner();
+    assert_eq!(
+        (r.accepted, r.duplicates, r.rejected_samples),
+        (6, 0, 0),
+        "{r:?}"
+    );
+    let r = c.write(req).await.unwrap().into_inner();
+    assert_eq!((r.accepted, r.duplicates), (0, 6), "{r:?}");
+    // The plain form of the counter: the same series, all duplicates.
+    let r = c
+        .write(v1::WriteRequest {
+            series: vec![series(
+                "req_total",
+                "api",
+                vec![1_000, 2_000, 3_000],
+                vec![5.0, 9.0, 14.0],
+            )],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.accepted, r.duplicates), (0, 3), "{r:?}");
+
+    let mut q = query_client(&s).await;
+    let got = q
+        .range(v1::RangeRequest {
+            query: "{job=\"api\"}".into(),
+            start_ms: 1_000,
+            end_ms: 3_000,
+            step_ms: 1_000,
+            timeout_ms: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(v1::query_response::Result::Matrix(m)) = got.result else {
+        panic!("{got:?}")
+    };
+    let by_name = |n: &str| {
+        m.series
+            .iter()
+            .find(|s| s.labels.iter().any(|l| l.value == n))
+            .unwrap_or_else(|| panic!("{n} in {m:?}"))
+    };
+    assert_eq!(by_name("req_total").values, vec![5.0, 9.0, 14.0]);
+    // The stale marker ends the gauge: two points, -0.0 kept bit for bit.
+    let temp = by_name("temp");
+    assert_eq!(temp.timestamps_ms, vec![1_000, 2_000]);
+    assert_eq!(temp.values[1].to_bits(), (-0.0f64).to_bits());
+
+    // A reference past the symbols: INVALID_ARGUMENT naming the field.
+    let bad = v1::WriteRequest {
+        symbols: vec!["__name__".into(), "x".into()],
+        compact: vec![v1::CompactSeries {
+            label_refs: vec![0, 2],
+            timestamp_deltas: vec![4_000],
+            values: vec![1.0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let e = c.write(bad).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("CompactSeries.label_refs"),
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("2 symbols"), "{}", e.message());
+}
+
+/// A compact request small on the wire but large decoded is refused as a
+/// whole with RESOURCE_EXHAUSTED (twice limits.max_request_bytes), before
+/// its samples are allocated; a request within the limit still goes in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compact_request_too_large_decoded_is_resource_exhausted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with(dir.path(), |c| c.limits.max_request_bytes = 16 << 10).await;
+    let mut c = ingest_client(&s).await;
+    let request = |n: usize| v1::WriteRequest {
+        symbols: vec!["__name__".into(), "up".into()],
+        compact: vec![v1::CompactSeries {
+            label_refs: vec![0, 1],
+            timestamp_deltas: vec![1; n],
+            integer_deltas: vec![0; n],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // 4,000 samples: 8 KB on the wire, 64 KB decoded (limit 32 KiB).
+    let big = request(4_000);
+    assert!(big.encoded_len() < 16 << 10);
+    let e = c.write(big).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("max_request_bytes"), "{}", e.message());
+    let r = c.write(request(1_000)).await.unwrap().into_inner();
+    assert_eq!(r.accepted, 1_000);
 }
 
 fn tokio_stream_iter<T: Send + 'static>(
@@ -305,6 +442,7 @@ async fn http_label_series_metadata_and_ops_endpoints() {
             series("req_total", "web", vec![1_700_000_000_000], vec![1.0]),
             series("up", "api", vec![1_700_000_000_000], vec![1.0]),
         ],
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -468,6 +606,7 @@ async fn overload_answers_429_and_resource_exhausted_and_keeps_serving() {
             .await
             .write(v1::WriteRequest {
                 series: vec![series("held_total", "g", vec![1, 2], vec![1.0, 2.0])],
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -540,6 +679,7 @@ async fn overload_answers_429_and_resource_exhausted_and_keeps_serving() {
             let vs = vec![1.0; ts.len()];
             c.write(v1::WriteRequest {
                 series: vec![series("grpc_load_total", &format!("g{w}"), ts, vs)],
+                ..Default::default()
             })
             .await
             .map(|_| ())
@@ -562,6 +702,7 @@ async fn overload_answers_429_and_resource_exhausted_and_keeps_serving() {
     let err = c
         .write(v1::WriteRequest {
             series: vec![series("huger_total", "x", ts, vs)],
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -238,6 +238,7 @@ async fn range_results_are_cached_and_follow_new_data() {
                 timestamps: ts.clone(),
                 values: (1..=20).map(|i| (POINTS - 1 + i) as f64 * 10.0).collect(),
             }],
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -373,6 +373,7 @@ async fn every_endpoint_checks_the_token_and_the_role() {
             timestamps: vec![now],
             values: vec![1.0],
         }],
+        ..Default::default()
     };
     use tonic::Code;
     for (tok, want) in [
@@ -539,6 +540,7 @@ async fn tenants_only_see_their_own_series() {
             timestamps: vec![now],
             values: vec![3.0],
         }],
+        ..Default::default()
     };
     // An untenanted writer sends the same bytes first: the server's series
     // cache then knows them, and must not hand tenant a that series.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use nines_proto::v1;
-use nines_server::ingest::{kind_to_proto, labels_from_proto, labels_to_proto};
+use nines_server::ingest::{compact_request, labels_from_proto};
 
 use super::input::{check_files, read_file, InputArgs, Report};
 use super::{progress_bar, EXIT_FAILURE};
@@ -53,30 +53,21 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let base = done;
         let reader = std::thread::spawn(move || {
             let mut rep = Report::new(input.max_errors);
+            let mut sent = 0u64;
             let stats = read_file(&p, &input, &mut |chunk, bytes| {
                 rep.note_chunk(&p, &chunk);
-                let req = v1::WriteRequest {
-                    series: chunk
-                        .batch
-                        .series
-                        .into_iter()
-                        .map(|s| v1::SeriesSamples {
-                            labels: labels_to_proto(&s.labels),
-                            kind: kind_to_proto(s.kind) as i32,
-                            timestamps: s.timestamps,
-                            values: s.values,
-                        })
-                        .collect(),
-                };
+                sent += chunk.batch.sample_count() as u64;
+                // The compact form: a quarter of the bytes, same samples.
+                let req = compact_request(&chunk.batch.series);
                 pb2.set_position(base + bytes);
                 tx.blocking_send(req)
                     .map_err(|_| anyhow::anyhow!("the write stream ended early"))
             });
-            (stats, rep)
+            (stats, rep, sent)
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         let result = rt.block_on(client.write_stream(stream));
-        let (stats, file_report) = reader
+        let (stats, file_report, sent) = reader
             .join()
             .map_err(|_| anyhow::anyhow!("reader thread failed"))?;
         let reply = result.map_err(|s| {
@@ -89,6 +80,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         })?;
         let stats = stats?;
         let r = reply.into_inner();
+        if sent > 0 && r.accepted + r.duplicates + r.rejected_samples == 0 {
+            anyhow::bail!(
+                "{}: the server accounted for none of the {sent} samples sent; it predates \
+                 the compact write form (nines.v1 CompactSeries) this client sends: upgrade it",
+                path.display()
+            );
+        }
         report.merge(file_report);
         report.note_outcome(
             path,

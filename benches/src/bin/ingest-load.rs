@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use nines_benches::harness::{
-    cpu_seconds, grpc_body, remote_write_body, start_nines, PreEncoded, Server,
+    cpu_seconds, grpc_body, grpc_compact_body, remote_write_body, start_nines, PreEncoded, Server,
 };
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_proto::v1;
@@ -46,6 +46,11 @@ struct Args {
     preset: String,
     #[arg(long)]
     days: Option<i64>,
+    /// Which gRPC encodings of the same batches to measure: `compact`
+    /// (reported as "nines gRPC (native)": what `nines write` sends),
+    /// `plain` (the `series` field), or `both`.
+    #[arg(long, default_value = "both", value_parser = ["compact", "plain", "both"])]
+    grpc_form: String,
     /// Samples per write request.
     #[arg(long, default_value_t = 10_000)]
     batch: usize,
@@ -157,6 +162,7 @@ async fn peer_server(child: Child, port: u16, dir: tempfile::TempDir, path: &str
 struct Encoded {
     samples: Vec<u64>,
     grpc: Vec<bytes::Bytes>,
+    grpc_compact: Vec<bytes::Bytes>,
     remote_write: Vec<bytes::Bytes>,
 }
 
@@ -164,11 +170,13 @@ fn encode(workload: &Workload, batch: usize) -> Encoded {
     let mut e = Encoded {
         samples: Vec::new(),
         grpc: Vec::new(),
+        grpc_compact: Vec::new(),
         remote_write: Vec::new(),
     };
     for b in workload.batches(batch) {
         e.samples.push(b.sample_count() as u64);
         e.grpc.push(grpc_body(&b).into());
+        e.grpc_compact.push(grpc_compact_body(&b).into());
         e.remote_write.push(remote_write_body(&b).into());
     }
     e
@@ -265,6 +273,64 @@ async fn remote_write(
     .await
 }
 
+/// Pushes pre-encoded gRPC write requests to a fresh nines and reports them
+/// as `name`.
+async fn grpc(args: &Args, samples: &[u64], bodies: Vec<bytes::Bytes>, on: bool, name: &str) {
+    let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
+    let pid = s.child.id().to_string();
+    let grpc = s.grpc.expect("grpc address");
+    // One connection per worker, as the remote-write client's pool
+    // has (a tonic channel is one HTTP/2 connection).
+    let mut channels = Vec::new();
+    for _ in 0..args.concurrency {
+        channels.push(
+            tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+                .expect("endpoint")
+                .connect()
+                .await
+                .expect("connect"),
+        );
+    }
+    let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+    let total = samples.iter().sum();
+    let samples = samples.to_vec();
+    let elapsed = push(bodies.len(), args.concurrency, move |w, i| {
+        let mut client =
+            tonic::client::Grpc::new(channels[w].clone()).max_encoding_message_size(64 << 20);
+        let body = PreEncoded(bodies[i].clone());
+        let samples = samples[i];
+        async move {
+            client.ready().await.expect("ready");
+            let codec = tonic_prost::ProstCodec::<PreEncoded, v1::WriteResponse>::default();
+            let path =
+                tonic::codegen::http::uri::PathAndQuery::from_static("/nines.v1.Ingest/Write");
+            let mut req = tonic::Request::new(body);
+            if on {
+                req.metadata_mut().insert(
+                    "authorization",
+                    format!("Bearer {TOKEN}").parse().expect("metadata"),
+                );
+            }
+            let r = client.unary(req, path, codec).await.expect("write");
+            let r = r.into_inner();
+            assert_eq!(
+                r.accepted + r.duplicates,
+                samples,
+                "{:?}",
+                r.rejected.first()
+            );
+        }
+    })
+    .await;
+    report(
+        name,
+        total,
+        elapsed,
+        cpu_seconds("self") - c0,
+        cpu_seconds(&pid) - s0,
+    );
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args = Args::parse();
@@ -277,13 +343,15 @@ async fn main() {
     let enc = Arc::new(encode(&workload, args.batch));
     let total: u64 = enc.samples.iter().sum();
     let grpc_bytes: usize = enc.grpc.iter().map(|b| b.len()).sum();
+    let compact_bytes: usize = enc.grpc_compact.iter().map(|b| b.len()).sum();
     let rw_bytes: usize = enc.remote_write.iter().map(|b| b.len()).sum();
     println!(
-        "workload: {} series, {total} samples in {} requests of ~{} samples; encoded in {:.1} s (gRPC {:.1} B/sample, remote-write snappy {:.1} B/sample)",
+        "workload: {} series, {total} samples in {} requests of ~{} samples; encoded in {:.1} s (gRPC compact {:.1} B/sample, plain {:.1}; remote-write snappy {:.1} B/sample)",
         workload.series_count(),
         enc.samples.len(),
         args.batch,
         t.elapsed().as_secs_f64(),
+        compact_bytes as f64 / total as f64,
         grpc_bytes as f64 / total as f64,
         rw_bytes as f64 / total as f64
     );
@@ -302,62 +370,18 @@ async fn main() {
         } else {
             ", auth off"
         };
-        // nines, native gRPC
-        {
-            let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
-            let pid = s.child.id().to_string();
-            let grpc = s.grpc.expect("grpc address");
-            // One connection per worker, as the remote-write client's pool
-            // has (a tonic channel is one HTTP/2 connection).
-            let mut channels = Vec::new();
-            for _ in 0..args.concurrency {
-                channels.push(
-                    tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-                        .expect("endpoint")
-                        .connect()
-                        .await
-                        .expect("connect"),
-                );
-            }
-            let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-            let enc2 = Arc::clone(&enc);
-            let elapsed = push(enc.grpc.len(), args.concurrency, move |w, i| {
-                let on = on;
-                let mut client = tonic::client::Grpc::new(channels[w].clone())
-                    .max_encoding_message_size(64 << 20);
-                let body = PreEncoded(enc2.grpc[i].clone());
-                let samples = enc2.samples[i];
-                async move {
-                    client.ready().await.expect("ready");
-                    let codec = tonic_prost::ProstCodec::<PreEncoded, v1::WriteResponse>::default();
-                    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
-                        "/nines.v1.Ingest/Write",
-                    );
-                    let mut req = tonic::Request::new(body);
-                    if on {
-                        req.metadata_mut().insert(
-                            "authorization",
-                            format!("Bearer {TOKEN}").parse().expect("metadata"),
-                        );
-                    }
-                    let r = client.unary(req, path, codec).await.expect("write");
-                    let r = r.into_inner();
-                    assert_eq!(
-                        r.accepted + r.duplicates,
-                        samples,
-                        "{:?}",
-                        r.rejected.first()
-                    );
-                }
-            })
-            .await;
-            report(
-                &format!("nines gRPC (native){tag}"),
-                total,
-                elapsed,
-                cpu_seconds("self") - c0,
-                cpu_seconds(&pid) - s0,
-            );
+        let forms: &[(bool, &str)] = match args.grpc_form.as_str() {
+            "compact" => &[(true, "nines gRPC (native)")],
+            "plain" => &[(false, "nines gRPC (plain)")],
+            _ => &[(true, "nines gRPC (native)"), (false, "nines gRPC (plain)")],
+        };
+        for &(compact, name) in forms {
+            let bodies = if compact {
+                enc.grpc_compact.clone()
+            } else {
+                enc.grpc.clone()
+            };
+            grpc(&args, &enc.samples, bodies, on, &format!("{name}{tag}")).await;
         }
         // nines, remote-write
         {

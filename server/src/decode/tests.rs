@@ -64,6 +64,38 @@ fn label_strategy() -> impl Strategy<Value = (String, String)> {
     ("[a-z_]{0,4}", "\\PC{0,4}")
 }
 
+/// A delta column: mostly small steps, sometimes any 64 bits (wrapping).
+fn deltas() -> impl Strategy<Value = Vec<i64>> {
+    prop::collection::vec(prop_oneof![4 => -70i64..70, 1 => any::<i64>()], 0..6)
+}
+
+fn compact_series() -> impl Strategy<Value = v1::CompactSeries> {
+    (
+        prop::collection::vec(0u32..7, 0..7),
+        -2i32..10,
+        deltas(),
+        prop::collection::vec(any::<u64>(), 0..6),
+        deltas(),
+        0u8..3,
+    )
+        .prop_map(|(label_refs, kind, timestamp_deltas, values, ints, form)| {
+            // Mostly one value form; sometimes both (refused).
+            let values: Vec<f64> = values.into_iter().map(f64::from_bits).collect();
+            let (values, integer_deltas) = match form {
+                0 => (values, Vec::new()),
+                1 => (Vec::new(), ints),
+                _ => (values, ints),
+            };
+            v1::CompactSeries {
+                label_refs,
+                kind,
+                timestamp_deltas,
+                values,
+                integer_deltas,
+            }
+        })
+}
+
 fn v1_request() -> impl Strategy<Value = v1::WriteRequest> {
     let series = (
         prop::collection::vec(label_strategy(), 0..4),
@@ -80,7 +112,16 @@ fn v1_request() -> impl Strategy<Value = v1::WriteRequest> {
             timestamps,
             values: values.into_iter().map(f64::from_bits).collect(),
         });
-    prop::collection::vec(series, 0..5).prop_map(|series| v1::WriteRequest { series })
+    (
+        prop::collection::vec(series, 0..5),
+        prop::collection::vec(prop_oneof!["[a-z_]{0,4}", "\\PC{0,4}"], 0..6),
+        prop::collection::vec(compact_series(), 0..4),
+    )
+        .prop_map(|(series, symbols, compact)| v1::WriteRequest {
+            series,
+            symbols,
+            compact,
+        })
 }
 
 fn rw_request() -> impl Strategy<Value = pw::WriteRequest> {
@@ -265,6 +306,216 @@ fn malformed_input_names_the_field() {
     );
 }
 
+/// A compact series (field 3 of the request) from its fields' bytes.
+fn compact_request_bytes(symbols: &[&str], series: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for s in symbols {
+        buf.extend_from_slice(&[0x12, s.len() as u8]);
+        buf.extend_from_slice(s.as_bytes());
+    }
+    buf.extend_from_slice(&[0x1a, series.len() as u8]);
+    buf.extend_from_slice(series);
+    buf
+}
+
+#[track_caller]
+fn assert_compact_error(buf: &[u8], field: &str, kind: DecodeErrorKind) {
+    let e = decode_write_request_fast(buf).unwrap_err();
+    assert_eq!((e.field, e.kind), (field, kind), "{e}");
+    assert!(e.to_string().contains(field));
+    // Valid protobuf, refused by the conversion both paths share.
+    let req = v1::WriteRequest::decode(buf).expect("prost reads it");
+    assert!(batch_from_grpc(req, usize::MAX).is_err());
+}
+
+#[test]
+fn compact_series_errors_name_the_field_and_the_cause() {
+    let refs = "CompactSeries.label_refs";
+    let ints = "CompactSeries.integer_deltas";
+    // Three references: not pairs.
+    assert_compact_error(
+        &compact_request_bytes(&["a", "b"], &[0x0a, 0x03, 0, 1, 0]),
+        refs,
+        DecodeErrorKind::OddLabelRefs(3),
+    );
+    // A reference past the two symbols, sent after the series.
+    let mut buf = compact_request_bytes(&[], &[0x0a, 0x02, 0, 2]);
+    buf.extend_from_slice(&[0x12, 0x01, b'a', 0x12, 0x01, b'b']);
+    assert_compact_error(
+        &buf,
+        refs,
+        DecodeErrorKind::SymbolRef {
+            index: 2,
+            symbols: 2,
+        },
+    );
+    // Both value forms.
+    let mut both = vec![0x22, 0x08];
+    both.extend_from_slice(&1.0f64.to_le_bytes());
+    both.extend_from_slice(&[0x2a, 0x01, 0x02]);
+    assert_compact_error(
+        &compact_request_bytes(&[], &both),
+        ints,
+        DecodeErrorKind::TwoValueForms,
+    );
+    // 2^53 is exact, 2^53 + 1 is not: zigzag(2^53) then +1 (zigzag 2).
+    let mut v = Vec::new();
+    nines_engine::bytes::put_uvarint(&mut v, 1 << 54);
+    v.push(0x02);
+    let mut big = vec![0x2a, v.len() as u8];
+    big.extend_from_slice(&v);
+    assert_compact_error(
+        &compact_request_bytes(&[], &big),
+        ints,
+        DecodeErrorKind::InexactInteger((1 << 53) + 1),
+    );
+    let exact = [&[0x2a, v.len() as u8 - 1][..], &v[..v.len() - 1]].concat();
+    let ok = decode_write_request_fast(&compact_request_bytes(&[], &exact)).unwrap();
+    assert_eq!(ok.series[0].values, vec![(1u64 << 53) as f64]);
+    // The messages say what to do.
+    let e = decode_write_request_fast(&compact_request_bytes(&[], &both)).unwrap_err();
+    assert!(e.to_string().contains("send one"), "{e}");
+}
+
+/// Wrapping deltas, unpacked and packed elements of one column summed
+/// together, symbols after the series: what prost and the spec say.
+#[test]
+fn compact_series_decode_to_the_samples() {
+    let mut s = vec![0x0a, 0x04, 0, 1, 2, 3]; // __name__=up, job=a
+    s.extend_from_slice(&[0x10, 0x01]); // kind: counter
+    s.extend_from_slice(&[0x18, 0x14]); // timestamp 10 (unpacked)
+    s.extend_from_slice(&[0x1a, 0x02, 0x0a, 0x09]); // then +5, -5 (packed)
+    s.extend_from_slice(&[0x2a, 0x03, 0x06, 0x02, 0x01]); // values 3, 4, 3
+    let mut buf = compact_request_bytes(&[], &s);
+    for sym in ["__name__", "up", "job", "a"] {
+        buf.extend_from_slice(&[0x12, sym.len() as u8]);
+        buf.extend_from_slice(sym.as_bytes());
+    }
+    let fast = decode_write_request_fast(&buf).unwrap();
+    assert_eq!(Some(key(&fast.series)), grpc_reference(&buf));
+    let sb = &fast.series[0];
+    assert_eq!(
+        sb.labels,
+        Labels::from_pairs(&[("__name__", "up"), ("job", "a")])
+    );
+    assert_eq!(sb.kind, SeriesKind::Counter);
+    assert_eq!(sb.timestamps, vec![10, 15, 10]);
+    assert_eq!(sb.values, vec![3.0, 4.0, 3.0]);
+    // i64::MIN then +(-1) wraps to i64::MAX.
+    let req = v1::WriteRequest {
+        compact: vec![v1::CompactSeries {
+            timestamp_deltas: vec![i64::MIN, -1],
+            values: vec![1.0, 2.0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let got = decode_write_request_fast(&req.encode_to_vec()).unwrap();
+    assert_eq!(got.series[0].timestamps, vec![i64::MIN, i64::MAX]);
+}
+
+fn batch_strategy() -> impl Strategy<Value = Vec<SeriesBatch>> {
+    let value = prop_oneof![
+        3 => (-5000i64..5000).prop_map(|v| v as f64),
+        1 => any::<u64>().prop_map(f64::from_bits),
+        1 => Just(-0.0),
+        1 => Just((1u64 << 53) as f64),
+        1 => Just(-((1u64 << 53) as f64) - 2.0),
+    ];
+    let series = (
+        prop::collection::vec(label_strategy(), 0..4),
+        prop_oneof![
+            Just(SeriesKind::Unknown),
+            Just(SeriesKind::Counter),
+            Just(SeriesKind::Gauge)
+        ],
+        prop::collection::vec((any::<i64>(), value), 0..8),
+    )
+        .prop_map(|(labels, kind, samples)| SeriesBatch {
+            labels: Labels::new(labels.into_iter().map(|(n, v)| Label::new(n, v)).collect()),
+            kind,
+            timestamps: samples.iter().map(|s| s.0).collect(),
+            values: samples.iter().map(|s| s.1).collect(),
+            resolved: None,
+        });
+    prop::collection::vec(series, 0..6)
+}
+
+proptest! {
+    /// The compact encoder loses nothing: every batch comes back bit for
+    /// bit (NaN payloads, -0.0, integers at 2^53, wrapping timestamps),
+    /// by the fast reader and by prost alike.
+    #[test]
+    fn compact_request_round_trips(batch in batch_strategy()) {
+        let buf = crate::ingest::compact_request(&batch).encode_to_vec();
+        let fast = decode_write_request_fast(&buf).unwrap();
+        prop_assert_eq!(key(&fast.series), key(&batch));
+        prop_assert_eq!(Some(key(&batch)), grpc_reference(&buf));
+    }
+}
+
+#[test]
+fn a_request_that_decodes_past_the_limit_is_refused_before_allocating() {
+    // Plain: 64 one-byte timestamps are 512 bytes decoded.
+    let req = v1::WriteRequest {
+        series: vec![v1::SeriesSamples {
+            timestamps: vec![1; 64],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let buf = req.encode_to_vec();
+    let e = decode_write_request_cached(&buf, None, 511).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::TooLarge(511));
+    assert!(decode_write_request_cached(&buf, None, 512).is_ok());
+    // Compact: one 200-byte symbol referenced by 50 series as name and
+    // value is ~22 KB of label text from ~500 bytes on the wire.
+    let req = v1::WriteRequest {
+        symbols: vec!["x".repeat(200)],
+        compact: vec![
+            v1::CompactSeries {
+                label_refs: vec![0, 0],
+                ..Default::default()
+            };
+            50
+        ],
+        ..Default::default()
+    };
+    let buf = req.encode_to_vec();
+    assert!(buf.len() < 600);
+    let e = decode_write_request_cached(&buf, None, 10_000).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::TooLarge(10_000));
+    assert_eq!(e.field, "CompactSeries.label_refs");
+    assert!(e.to_string().contains("max_request_bytes"), "{e}");
+    assert!(decode_write_request_cached(&buf, None, 50 * 448).is_ok());
+}
+
+proptest! {
+    /// The 8-byte fast path reads every varint as the byte loop does:
+    /// each length from 1 to 10 bytes, at the end of the buffer and before
+    /// other bytes, and truncated ones.
+    #[test]
+    fn varints_read_as_the_byte_loop_does(
+        v in prop_oneof![any::<u64>(), (0u32..64).prop_map(|b| 1u64 << b), (0u32..64).prop_map(|b| (1u64 << b) - 1)],
+        tail in prop::collection::vec(any::<u8>(), 0..10),
+        cut in 0usize..11,
+    ) {
+        let mut b = Vec::new();
+        nines_engine::bytes::put_uvarint(&mut b, v);
+        let n = b.len();
+        b.extend_from_slice(&tail);
+        let mut r = Reader::new(&b);
+        prop_assert_eq!(r.varint("f"), Ok(v));
+        prop_assert_eq!(r.pos, n);
+        let mut slow = Reader::new(&b);
+        prop_assert_eq!(slow.varint_slow("f"), Ok(v));
+        let short = &b[..cut.min(n - 1)];
+        let (mut r, mut slow) = (Reader::new(short), Reader::new(short));
+        prop_assert_eq!(r.varint("f"), slow.varint_slow("f"));
+        prop_assert!(r.varint("f").is_err());
+    }
+}
+
 #[test]
 fn remote_write_errors_name_the_field() {
     // A sample whose value is a varint.
@@ -321,7 +572,7 @@ fn decode_through_cache(
     cache: &SeriesCache,
     engine: &nines_engine::Engine,
 ) -> (Key, usize) {
-    let d = decode_write_request_cached(buf, Some(cache)).unwrap();
+    let d = decode_write_request_cached(buf, Some(cache), usize::MAX).unwrap();
     let mut series = d.batch.series;
     let hits = settle(&mut series, d.misses, cache, engine);
     (key(&series), hits)
@@ -335,9 +586,34 @@ proptest! {
         names in prop::collection::vec(prop::option::of("[a-z]{1,3}"), 5),
     ) {
         // Most series get a metric name (the head refuses series without).
-        for (s, n) in req.series.iter_mut().zip(names) {
+        for (s, n) in req.series.iter_mut().zip(names.iter().cloned()) {
             if let Some(n) = n {
                 s.labels.push(v1::Label { name: "__name__".into(), value: n });
+            }
+        }
+        // Compact series made valid (the strategy also makes refused ones),
+        // and named the same way.
+        let symbols = req.symbols.len() as u32;
+        req.symbols.push("__name__".into());
+        for (c, n) in req.compact.iter_mut().zip(names.into_iter().rev()) {
+            if c.label_refs.len() % 2 == 1 || symbols == 0 {
+                c.label_refs.pop();
+            }
+            if symbols == 0 {
+                c.label_refs.clear();
+            }
+            for r in &mut c.label_refs {
+                *r %= symbols.max(1);
+            }
+            if !c.values.is_empty() {
+                c.integer_deltas.clear();
+            }
+            for d in &mut c.integer_deltas {
+                *d = (*d).clamp(-70, 70);
+            }
+            if let Some(n) = n {
+                req.symbols.push(n);
+                c.label_refs.extend([symbols, req.symbols.len() as u32 - 1]);
             }
         }
         let (_dir, engine) = scratch_engine();

@@ -72,6 +72,7 @@ pub async fn load_dataset(s: &RunningServer) -> i64 {
         .await
         .write(v1::WriteRequest {
             series: vec![counter("200", 10.0), counter("500", 1.0), gauge],
+            ..Default::default()
         })
         .await
         .unwrap()
