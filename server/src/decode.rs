@@ -124,37 +124,16 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn varint(&mut self, field: &'static str) -> Result<u64, DecodeError> {
-        let rest = self.buf.get(self.pos..).unwrap_or_default();
-        // Keys, lengths and small deltas fit one byte.
-        match rest.first() {
+        // Keys, lengths and most timestamp deltas fit one byte. (An 8-byte
+        // load for longer ones measured 15-20 % slower, twice: see
+        // docs/BENCHMARKS.md "Ingest".)
+        match self.buf.get(self.pos) {
             Some(&b) if b < 0x80 => {
                 self.pos += 1;
-                return Ok(u64::from(b));
+                Ok(u64::from(b))
             }
-            None => return self.varint_slow(field),
-            _ => {}
+            _ => self.varint_slow(field),
         }
-        // Timestamps (6 bytes) and deltas (2 or 3): one 8-byte load, the
-        // first byte without a continuation bit found by its bit, the
-        // 7-bit groups packed by three shift-and-mask steps.
-        if let Some(w) = rest.first_chunk::<8>() {
-            let w = u64::from_le_bytes(*w);
-            let stops = !w & 0x8080_8080_8080_8080;
-            if stops != 0 {
-                let bits = stops.trailing_zeros() + 1;
-                let x = if bits == 64 {
-                    w
-                } else {
-                    w & ((1u64 << bits) - 1)
-                } & 0x7f7f_7f7f_7f7f_7f7f;
-                let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
-                let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
-                let x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
-                self.pos += (bits / 8) as usize;
-                return Ok(x);
-            }
-        }
-        self.varint_slow(field)
     }
 
     #[inline(never)]

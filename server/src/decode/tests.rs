@@ -491,9 +491,9 @@ fn a_request_that_decodes_past_the_limit_is_refused_before_allocating() {
 }
 
 proptest! {
-    /// The 8-byte fast path reads every varint as the byte loop does:
-    /// each length from 1 to 10 bytes, at the end of the buffer and before
-    /// other bytes, and truncated ones.
+    /// `varint` (one-byte fast path) reads every varint as the byte loop
+    /// does: each length from 1 to 10 bytes, at the end of the buffer and
+    /// before other bytes, and truncated ones.
     #[test]
     fn varints_read_as_the_byte_loop_does(
         v in prop_oneof![any::<u64>(), (0u32..64).prop_map(|b| 1u64 << b), (0u32..64).prop_map(|b| (1u64 << b) - 1)],
