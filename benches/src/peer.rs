@@ -153,7 +153,8 @@ impl Asker {
         request.extend_from_slice(body.as_bytes());
         // a kept connection the server has closed fails on first use:
         // once more on a new one
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let conn = match self.conns.entry(host.to_string()) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -172,11 +173,11 @@ impl Asker {
                 }
                 Err(e) => {
                     self.conns.remove(host);
-                    assert!(attempt == 0, "HTTP request to {host}/{path}: {e}");
+                    assert!(!retried, "HTTP request to {host}/{path}: {e}");
+                    retried = true;
                 }
             }
         }
-        unreachable!("the loop returns or panics")
     }
 }
 

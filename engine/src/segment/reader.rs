@@ -164,6 +164,18 @@ enum Decoder {
 }
 
 impl Segment {
+    /// Format version 3 on: chunk metadata lives in the series entries
+    /// (inside their zstd frame), not before each chunk's blocks.
+    fn meta_in_entries(&self) -> bool {
+        self.version >= 3
+    }
+
+    /// Format version 3 on: the postings section is one zstd frame,
+    /// decompressed into `postings` at open.
+    fn postings_compressed(&self) -> bool {
+        self.version >= 3
+    }
+
     /// Opens and checks a segment: magic, version, footer CRC and every
     /// index section's CRC. Blocks are checked when read (or by `verify`).
     pub fn open(path: &Path) -> Result<Segment> {
@@ -230,7 +242,7 @@ impl Segment {
             }
         }
         seg.symbols = seg.parse_symbols()?;
-        if version >= 3 {
+        if seg.postings_compressed() {
             // the index says how long the decompressed postings are: the
             // frame must declare exactly that before it is decompressed
             let declared = seg.frame_size(Section::Postings, "postings")?;
@@ -344,7 +356,7 @@ impl Segment {
                 meta = meta.saturating_add(c.uvarint("chunk metadata length").map_err(err)?);
             }
             c.u32("chunk metadata crc").map_err(err)?;
-            if self.version >= 3 {
+            if self.meta_in_entries() {
                 let n = usize::try_from(meta).unwrap_or(usize::MAX);
                 c.bytes(n, "chunk metadata").map_err(err)?;
             } else {
@@ -544,7 +556,7 @@ impl Segment {
     }
 
     fn read_postings(&self, off: u64, len: u64) -> RoaringBitmap {
-        let buf = if self.version >= 3 {
+        let buf = if self.postings_compressed() {
             &self.postings[..]
         } else {
             let Ok((buf, _)) = self.section(Section::Postings) else {
@@ -673,7 +685,7 @@ impl Segment {
         // version 3: the metadata is here, its offset one in the entries;
         // version 2: blocks follow the metadata back to back
         let (meta_off, mut next) = match located {
-            Some((rel, _)) if self.version >= 3 => {
+            Some((rel, _)) if self.meta_in_entries() => {
                 let at = u64::from(rel) + c.position() as u64;
                 c.bytes(meta_total as usize, "chunk metadata")?;
                 (at, chunk_off)
@@ -736,7 +748,7 @@ impl Segment {
     /// The chunk metadata's bytes, checked against their CRC.
     fn checked_meta(&self, e: &Chunk, labels: &Labels) -> Result<&[u8]> {
         let total: u64 = e.meta_lens.iter().map(|&l| u64::from(l)).sum();
-        let metas = if self.version >= 3 {
+        let metas = if self.meta_in_entries() {
             let end = e.meta_off.checked_add(total);
             match end {
                 Some(end) if end <= self.entries.len() as u64 => {
@@ -771,7 +783,7 @@ impl Segment {
     /// version 2; version 3 keeps it in the compressed series entries, so
     /// the error names the section and the place in its decompressed bytes.
     fn meta_err(&self, e: &Chunk, at: u64, rule: String) -> Error {
-        if self.version >= 3 {
+        if self.meta_in_entries() {
             let base = self.footer.section_offsets[Section::Series as usize];
             Error::corrupted(
                 &self.path,
