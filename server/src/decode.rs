@@ -88,7 +88,7 @@ impl fmt::Display for DecodeErrorKind {
             ),
             DecodeErrorKind::TooLarge(limit) => write!(
                 f,
-                "the request decodes to more than {limit} bytes (16 per sample plus label text; twice limits.max_request_bytes); send smaller batches"
+                "the request decodes to more than {limit} bytes (16 per sample, ~100 per series, plus label text; twice limits.max_request_bytes); send smaller batches"
             ),
         }
     }
@@ -261,16 +261,20 @@ pub fn decode_write_request_fast(buf: &[u8]) -> Result<WriteBatch, DecodeError> 
     decode_write_request_cached(buf, None, usize::MAX).map(|d| d.batch)
 }
 
-/// What a request may still decode to: its samples' columns (8 bytes per
-/// timestamp and per value, charged before they are allocated) and the
-/// label text compact series expand to. A packed timestamp can be one byte
-/// on the wire and a compact label reference a few bytes for a long
-/// symbol, so the wire size alone does not bound the memory a request
-/// takes.
+/// What a request may still decode to: each series entry and symbol, its
+/// samples' columns (8 bytes per timestamp and per value, charged before
+/// they are allocated) and the label text compact series expand to. An
+/// empty series entry is two bytes on the wire and a hundred in memory, a
+/// packed timestamp can be one byte, a compact label reference a few
+/// bytes for a long symbol: the wire size alone does not bound the memory
+/// a request takes.
 struct Budget {
     left: usize,
     limit: usize,
 }
+
+/// What one decoded series entry takes before its columns and labels.
+const SERIES_COST: usize = std::mem::size_of::<SeriesBatch>();
 
 impl Budget {
     fn new(limit: usize) -> Budget {
@@ -334,6 +338,7 @@ pub fn decode_write_request_cached(
             (1, w) => {
                 expect_wire(w, LEN, "WriteRequest.series")?;
                 let b = r.bytes("WriteRequest.series")?;
+                budget.take(SERIES_COST, "WriteRequest.series")?;
                 let index = out.batch.series.len();
                 out.batch.series.push(series_samples(
                     b,
@@ -346,10 +351,12 @@ pub fn decode_write_request_cached(
             (2, w) => {
                 const F: &str = "WriteRequest.symbols";
                 expect_wire(w, LEN, F)?;
+                budget.take(std::mem::size_of::<&str>(), F)?;
                 symbols.push(utf8(r.bytes(F)?, F)?);
             }
             (3, w) => {
                 expect_wire(w, LEN, "WriteRequest.compact")?;
+                budget.take(SERIES_COST + 16, "WriteRequest.compact")?;
                 compact.push(r.bytes("WriteRequest.compact")?);
             }
             (_, w) => r.skip(w, "WriteRequest")?,
@@ -551,6 +558,9 @@ impl CompactReader<'_, '_> {
         self.key.push(0);
         for &i in &self.refs {
             let s = symbol(i)?;
+            // The key copies the text too: charged, so that many
+            // references to a long symbol cannot grow it without bound.
+            budget.take(s.len() + 10, REFS)?;
             put_uvarint(&mut self.key, s.len() as u64);
             self.key.extend_from_slice(s.as_bytes());
         }

@@ -465,9 +465,19 @@ fn a_request_that_decodes_past_the_limit_is_refused_before_allocating() {
         ..Default::default()
     };
     let buf = req.encode_to_vec();
-    let e = decode_write_request_cached(&buf, None, 511).unwrap_err();
-    assert_eq!(e.kind, DecodeErrorKind::TooLarge(511));
-    assert!(decode_write_request_cached(&buf, None, 512).is_ok());
+    let series = SERIES_COST;
+    let e = decode_write_request_cached(&buf, None, series + 511).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::TooLarge(series + 511));
+    assert!(decode_write_request_cached(&buf, None, series + 512).is_ok());
+    // A million empty series entries: 2 MB on the wire, over 100 MB of
+    // batch; refused at the limit, whatever the series limit says later.
+    let empty = [0x0a, 0x00].repeat(1_000_000);
+    let e = decode_write_request_cached(&empty, None, 64 << 20).unwrap_err();
+    assert_eq!(
+        (e.field, e.kind),
+        ("WriteRequest.series", DecodeErrorKind::TooLarge(64 << 20))
+    );
+    assert!(decode_write_request_cached(&empty[..20_000], None, 64 << 20).is_ok());
     // Compact: one 200-byte symbol referenced by 50 series as name and
     // value is ~22 KB of label text from ~500 bytes on the wire.
     let req = v1::WriteRequest {
@@ -487,7 +497,26 @@ fn a_request_that_decodes_past_the_limit_is_refused_before_allocating() {
     assert_eq!(e.kind, DecodeErrorKind::TooLarge(10_000));
     assert_eq!(e.field, "CompactSeries.label_refs");
     assert!(e.to_string().contains("max_request_bytes"), "{e}");
-    assert!(decode_write_request_cached(&buf, None, 50 * 448).is_ok());
+    // 48 bytes per label plus its text; the entries and the symbol.
+    let fits = 50 * (448 + SERIES_COST + 16) + 16;
+    assert!(decode_write_request_cached(&buf, None, fits).is_ok());
+    // The cached path too: there the label text is first copied into the
+    // cache key, charged as it grows (one series with 100,000 references
+    // to a 1 KB symbol, ~200 KB on the wire, would be a 100 MB key).
+    let cache = SeriesCache::new(16);
+    let req = v1::WriteRequest {
+        symbols: vec!["y".repeat(1000)],
+        compact: vec![v1::CompactSeries {
+            label_refs: vec![0; 100_000],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let buf = req.encode_to_vec();
+    assert!(buf.len() < 250_000);
+    let e = decode_write_request_cached(&buf, Some(&cache), 1 << 20).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::TooLarge(1 << 20));
+    assert_eq!(e.field, "CompactSeries.label_refs");
 }
 
 proptest! {
