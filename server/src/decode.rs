@@ -200,6 +200,43 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(a))
     }
 
+    /// A `repeated double` field with wire type `wire` (packed, or one
+    /// fixed64) appended to `values` after charging the budget; how many
+    /// values it held.
+    #[inline]
+    fn doubles(
+        &mut self,
+        wire: u8,
+        field: &'static str,
+        budget: &mut Budget,
+        values: &mut Vec<f64>,
+    ) -> Result<usize, DecodeError> {
+        match wire {
+            LEN => {
+                let packed = self.bytes(field)?;
+                budget.take(packed.len(), field)?;
+                if !packed.len().is_multiple_of(8) {
+                    return Err(DecodeError {
+                        field,
+                        kind: DecodeErrorKind::PackedLength(packed.len()),
+                    });
+                }
+                values.extend(packed.chunks_exact(8).map(|c| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(c);
+                    f64::from_le_bytes(a)
+                }));
+                Ok(packed.len() / 8)
+            }
+            FIXED64 => {
+                budget.take(8, field)?;
+                values.push(f64::from_bits(self.fixed64(field)?));
+                Ok(1)
+            }
+            w => Err(wire_error(field, w)),
+        }
+    }
+
     fn skip(&mut self, wire: u8, field: &'static str) -> Result<(), DecodeError> {
         match wire {
             VARINT => self.varint(field).map(drop),
@@ -467,18 +504,7 @@ impl CompactReader<'_, '_> {
                     timestamps.push(t);
                 }
                 (3, w) => return Err(wire_error(TS, w)),
-                (4, LEN) => {
-                    let packed = r.bytes(VALS)?;
-                    budget.take(packed.len(), VALS)?;
-                    doubles |= !packed.is_empty();
-                    extend_doubles(&mut values, packed, VALS)?;
-                }
-                (4, FIXED64) => {
-                    budget.take(8, VALS)?;
-                    doubles = true;
-                    values.push(f64::from_bits(r.fixed64(VALS)?));
-                }
-                (4, w) => return Err(wire_error(VALS, w)),
+                (4, w) => doubles |= r.doubles(w, VALS, budget, &mut values)? > 0,
                 (5, LEN) => {
                     let n = packed_varints(r.bytes(INTS)?, INTS, budget, &mut values, |d| {
                         int_value(d, &mut v)
@@ -589,28 +615,6 @@ fn int_value(d: u64, v: &mut i64) -> Result<f64, DecodeError> {
         });
     }
     Ok(*v as f64)
-}
-
-/// Appends packed little-endian doubles.
-#[inline]
-fn extend_doubles(
-    values: &mut Vec<f64>,
-    packed: &[u8],
-    field: &'static str,
-) -> Result<(), DecodeError> {
-    if !packed.len().is_multiple_of(8) {
-        return Err(DecodeError {
-            field,
-            kind: DecodeErrorKind::PackedLength(packed.len()),
-        });
-    }
-    values.reserve(packed.len() / 8);
-    values.extend(packed.chunks_exact(8).map(|c| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        f64::from_le_bytes(a)
-    }));
-    Ok(())
 }
 
 /// The labels of a series message (`SeriesSamples`, `TimeSeries`): every
@@ -728,16 +732,9 @@ fn series_samples(
                 timestamps.push(r.varint(TS)? as i64);
             }
             (3, w) => return Err(wire_error(TS, w)),
-            (4, LEN) => {
-                let packed = r.bytes(VALS)?;
-                budget.take(packed.len(), VALS)?;
-                extend_doubles(&mut values, packed, VALS)?;
+            (4, w) => {
+                r.doubles(w, VALS, budget, &mut values)?;
             }
-            (4, FIXED64) => {
-                budget.take(8, VALS)?;
-                values.push(f64::from_bits(r.fixed64(VALS)?));
-            }
-            (4, w) => return Err(wire_error(VALS, w)),
             (_, w) => r.skip(w, "SeriesSamples")?,
         }
     }

@@ -154,6 +154,18 @@ fn is_exact_integer(v: f64) -> bool {
     v.fract() == 0.0 && v.abs() <= (1u64 << 53) as f64 && !(v == 0.0 && v.is_sign_negative())
 }
 
+/// The first element, then each one minus the one before (wrapping):
+/// `CompactSeries`'s delta columns.
+fn deltas(xs: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut prev = 0i64;
+    xs.map(|x| {
+        let d = x.wrapping_sub(prev);
+        prev = x;
+        d
+    })
+    .collect()
+}
+
 /// Series as one compact gRPC write request (`symbols` and `compact`;
 /// ingest.proto): each distinct label string once, timestamps as deltas,
 /// a series' values as integer deltas when every one is an exact integer,
@@ -175,24 +187,15 @@ pub fn compact_request(series: &[SeriesBatch]) -> v1::WriteRequest {
                 label_refs.push(i);
             }
         }
-        let deltas = |xs: &mut dyn Iterator<Item = i64>| {
-            let mut prev = 0i64;
-            xs.map(|x| {
-                let d = x.wrapping_sub(prev);
-                prev = x;
-                d
-            })
-            .collect::<Vec<i64>>()
-        };
         let (values, integer_deltas) = if s.values.iter().all(|&v| is_exact_integer(v)) {
-            (Vec::new(), deltas(&mut s.values.iter().map(|&v| v as i64)))
+            (Vec::new(), deltas(s.values.iter().map(|&v| v as i64)))
         } else {
             (s.values.clone(), Vec::new())
         };
         compact.push(v1::CompactSeries {
             label_refs,
             kind: kind_to_proto(s.kind) as i32,
-            timestamp_deltas: deltas(&mut s.timestamps.iter().copied()),
+            timestamp_deltas: deltas(s.timestamps.iter().copied()),
             values,
             integer_deltas,
         });
