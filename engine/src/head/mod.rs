@@ -11,7 +11,7 @@ mod postings;
 mod series;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,6 +23,7 @@ pub use series::MemSeries;
 pub(crate) use series::{AppendBounds, Placement, SeriesData};
 
 use crate::index::{self, Matcher};
+use crate::read::FastHash;
 use crate::types::{
     AppendOutcome, LabelLimits, Labels, RejectReason, SeriesBatch, SeriesKind, SeriesRejection,
     TimestampMs, WriteBatch,
@@ -115,6 +116,13 @@ pub(crate) struct LateSample {
 pub(crate) struct HeadAppend<'a> {
     pub stored: Vec<Stored<'a>>,
     pub late: Vec<LateSample>,
+}
+
+/// What one append has stored so far, and the span of its times.
+struct Appended<'a> {
+    result: HeadAppend<'a>,
+    min: TimestampMs,
+    max: TimestampMs,
 }
 
 /// A head series resolved once by its labels ([`Head::resolve`],
@@ -322,17 +330,43 @@ impl Head {
     /// Stores what it can of a batch and reports the rest in `out`. Each
     /// series of the batch is resolved once; its samples are inserted under
     /// its lock.
+    ///
+    /// Concurrent writers usually carry the same series in the same order
+    /// (an agent's successive batches): walking them in lockstep, each
+    /// would wait on the series lock the other holds, batch after batch.
+    /// A series whose lock is taken is left for a second pass, so writers
+    /// work on different series instead of queueing. A series met again
+    /// in the batch after being left waits for its earlier samples: a
+    /// batch's samples of one series are stored in batch order.
     pub(crate) fn append<'a>(
         &self,
         batch: &'a WriteBatch,
         out: &mut AppendOutcome,
     ) -> HeadAppend<'a> {
-        let mut result = HeadAppend {
-            stored: Vec::with_capacity(batch.series.len()),
-            late: Vec::new(),
+        // Racy by design: a lock taken just after this look costs a short
+        // wait, as before.
+        self.append_leaving(batch, out, |s| s.data.is_locked())
+    }
+
+    /// [`Head::append`], leaving for the second pass the series `busy_now`
+    /// names.
+    fn append_leaving<'a>(
+        &self,
+        batch: &'a WriteBatch,
+        out: &mut AppendOutcome,
+        busy_now: impl Fn(&MemSeries) -> bool,
+    ) -> HeadAppend<'a> {
+        let mut acc = Appended {
+            result: HeadAppend {
+                stored: Vec::with_capacity(batch.series.len()),
+                late: Vec::new(),
+            },
+            min: TimestampMs::MAX,
+            max: TimestampMs::MIN,
         };
-        let (mut batch_min, mut batch_max) = (TimestampMs::MAX, TimestampMs::MIN);
-        'batch: for sb in &batch.series {
+        let mut busy: Vec<(&'a SeriesBatch, Arc<MemSeries>)> = Vec::new();
+        let mut busy_ids: HashSet<u32, FastHash> = HashSet::default();
+        for sb in &batch.series {
             if sb.timestamps.len() != sb.values.len() {
                 reject_series(
                     out,
@@ -347,77 +381,98 @@ impl Head {
             if sb.timestamps.is_empty() {
                 continue;
             }
-            let mut series = match self.series_of(sb, None) {
+            let series = match self.series_of(sb, None) {
                 Ok(s) => s,
                 Err(reason) => {
                     reject_series(out, sb, reason);
                     continue;
                 }
             };
-            let mut rejections = Rejections::default();
-            let stored = {
-                let mut data = series.data.lock();
-                // Truncation may have forgotten the series since it was
-                // resolved (a writer's handle, or an idle series found just
-                // before): its samples would be invisible. Checked under
-                // the series lock, which truncation holds when it drops.
-                while !series.is_live() {
-                    drop(data);
-                    series = match self.series_of(sb, Some(&series)) {
-                        Ok(s) => s,
-                        Err(reason) => {
-                            reject_series(out, sb, reason);
-                            continue 'batch;
-                        }
-                    };
-                    data = series.data.lock();
-                }
-                // Read under the series lock: a flush raises the cut before
-                // it copies each series under this lock, so a sample at or
-                // below the cut can never slip in after the copy.
-                let bounds = AppendBounds {
-                    persisted_through: self.persisted_through(),
-                    ooo_window_ms: self.opts.ooo_window_ms,
+            if busy_now(&series) || (!busy.is_empty() && busy_ids.contains(&series.id)) {
+                busy_ids.insert(series.id);
+                busy.push((sb, series));
+                continue;
+            }
+            self.append_series(sb, series, &mut acc, out);
+        }
+        for (sb, series) in busy {
+            self.append_series(sb, series, &mut acc, out);
+        }
+        if acc.max != TimestampMs::MIN {
+            self.max_t.fetch_max(acc.max, Ordering::AcqRel);
+            self.min_t.fetch_min(acc.min, Ordering::AcqRel);
+        }
+        acc.result
+    }
+
+    /// Inserts one batch series' samples into its head series under the
+    /// series lock; what was stored goes to `acc`, refusals to `out`.
+    fn append_series<'a>(
+        &self,
+        sb: &'a SeriesBatch,
+        mut series: Arc<MemSeries>,
+        acc: &mut Appended<'a>,
+        out: &mut AppendOutcome,
+    ) {
+        let mut rejections = Rejections::default();
+        let stored = {
+            let mut data = series.data.lock();
+            // Truncation may have forgotten the series since it was
+            // resolved (a writer's handle, or an idle series found just
+            // before): its samples would be invisible. Checked under
+            // the series lock, which truncation holds when it drops.
+            while !series.is_live() {
+                drop(data);
+                series = match self.series_of(sb, Some(&series)) {
+                    Ok(s) => s,
+                    Err(reason) => {
+                        reject_series(out, sb, reason);
+                        return;
+                    }
                 };
-                if let Err(reason) = data.reconcile_kind(sb.kind) {
-                    drop(data);
-                    reject_series(out, sb, reason);
-                    continue;
-                }
-                let kind = data.kind;
-                let (ts, vs) =
-                    insert_samples(&mut data, sb, bounds, out, &mut rejections, &mut |t, v| {
-                        result.late.push(LateSample {
-                            series: Arc::clone(&series),
-                            timestamp: t,
-                            value: v,
-                        })
-                    });
-                // Stored samples come out in time order.
-                if let (Some(&lo), Some(&hi)) = (ts.first(), ts.last()) {
-                    batch_min = batch_min.min(lo);
-                    batch_max = batch_max.max(hi);
-                }
-                (kind, ts, vs)
+                data = series.data.lock();
+            }
+            // Read under the series lock: a flush raises the cut before
+            // it copies each series under this lock, so a sample at or
+            // below the cut can never slip in after the copy.
+            let bounds = AppendBounds {
+                persisted_through: self.persisted_through(),
+                ooo_window_ms: self.opts.ooo_window_ms,
             };
-            if !rejections.is_empty() {
-                rejections.flush_into(out, &batch_labels(sb));
+            if let Err(reason) = data.reconcile_kind(sb.kind) {
+                drop(data);
+                reject_series(out, sb, reason);
+                return;
             }
-            let (kind, timestamps, values) = stored;
-            if !timestamps.is_empty() {
-                result.stored.push(Stored {
-                    series,
-                    kind,
-                    timestamps,
-                    values,
+            let kind = data.kind;
+            let late = &mut acc.result.late;
+            let (ts, vs) =
+                insert_samples(&mut data, sb, bounds, out, &mut rejections, &mut |t, v| {
+                    late.push(LateSample {
+                        series: Arc::clone(&series),
+                        timestamp: t,
+                        value: v,
+                    })
                 });
+            // Stored samples come out in time order.
+            if let (Some(&lo), Some(&hi)) = (ts.first(), ts.last()) {
+                acc.min = acc.min.min(lo);
+                acc.max = acc.max.max(hi);
             }
+            (kind, ts, vs)
+        };
+        if !rejections.is_empty() {
+            rejections.flush_into(out, &batch_labels(sb));
         }
-        if batch_max != TimestampMs::MIN {
-            self.max_t.fetch_max(batch_max, Ordering::AcqRel);
-            self.min_t.fetch_min(batch_min, Ordering::AcqRel);
+        let (kind, timestamps, values) = stored;
+        if !timestamps.is_empty() {
+            acc.result.stored.push(Stored {
+                series,
+                kind,
+                timestamps,
+                values,
+            });
         }
-        result
     }
 
     /// Re-inserts samples from the WAL. Samples already in segments are

@@ -246,3 +246,96 @@ fn a_weak_handle_neither_keeps_a_forgotten_series_nor_finds_it() {
     drop(r);
     assert_eq!(weak.0.strong_count(), 0, "the series was freed");
 }
+
+/// Appends `batch` on another thread while the main thread holds the lock
+/// of `held`; returns the outcome, the ids in the order they were stored,
+/// and whether `other` had its samples stored while `held` was still locked.
+fn append_around_a_held_lock(
+    h: &Head,
+    batch: &WriteBatch,
+    held: &SeriesRef,
+    other: &SeriesRef,
+) -> (AppendOutcome, Vec<u32>, bool) {
+    let guard = held.0.data.lock();
+    std::thread::scope(|s| {
+        let t = s.spawn(|| {
+            let mut out = AppendOutcome::default();
+            let r = h.append(batch, &mut out);
+            let ids = r.stored.iter().map(|s| s.series.id).collect::<Vec<_>>();
+            (out, ids)
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut other_first = false;
+        while std::time::Instant::now() < deadline {
+            if !other.0.data.lock().ts.is_empty() {
+                other_first = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        drop(guard);
+        let (out, ids) = t.join().unwrap();
+        (out, ids, other_first)
+    })
+}
+
+#[test]
+fn a_series_another_writer_holds_is_stored_after_the_rest_of_the_batch() {
+    let h = head();
+    let a = h
+        .resolve(&Labels::from_pairs(&[("__name__", "a")]))
+        .unwrap();
+    let b = h
+        .resolve(&Labels::from_pairs(&[("__name__", "b")]))
+        .unwrap();
+    let batch = WriteBatch {
+        series: vec![
+            sb(&[("__name__", "a")], &[10, 20], &[1.0, 2.0]),
+            sb(&[("__name__", "b")], &[10, 20, 30], &[1.0, 2.0, 3.0]),
+        ],
+    };
+    let (out, ids, b_first) = append_around_a_held_lock(&h, &batch, &a, &b);
+    assert!(b_first, "b waited behind a's lock");
+    assert_eq!((out.accepted, out.rejected_samples), (5, 0));
+    assert_eq!(ids, vec![b.id(), a.id()]);
+    assert_eq!(a.0.data.lock().ts, vec![10, 20]);
+}
+
+#[test]
+fn a_left_series_met_again_keeps_the_batch_order() {
+    let h = head();
+    let a = h
+        .resolve(&Labels::from_pairs(&[("__name__", "a")]))
+        .unwrap();
+    let b = h
+        .resolve(&Labels::from_pairs(&[("__name__", "b")]))
+        .unwrap();
+    // a at t=20 twice: the first value is stored, the second conflicts,
+    // as if the batch were stored in order, although a's lock is free
+    // again when the batch meets a the second time.
+    let batch = WriteBatch {
+        series: vec![
+            sb(&[("__name__", "a")], &[10, 20], &[1.0, 2.0]),
+            sb(&[("__name__", "b")], &[10], &[1.0]),
+            sb(&[("__name__", "a")], &[20, 30], &[9.0, 3.0]),
+        ],
+    };
+    let asked = std::cell::Cell::new(0);
+    let mut out = AppendOutcome::default();
+    let r = h.append_leaving(&batch, &mut out, |s| {
+        asked.set(asked.get() + 1);
+        s.id == a.id() && asked.get() == 1
+    });
+    let ids = r.stored.iter().map(|s| s.series.id).collect::<Vec<_>>();
+    assert_eq!(ids, vec![b.id(), a.id(), a.id()]);
+    assert_eq!((out.accepted, out.rejected_samples), (4, 1));
+    assert!(matches!(
+        out.rejected[0].reason,
+        RejectReason::Conflict { timestamp: 20, .. }
+    ));
+    let data = a.0.data.lock();
+    assert_eq!(
+        (&data.ts[..], &data.vals[..]),
+        (&[10, 20, 30][..], &[1.0, 2.0, 3.0][..])
+    );
+}

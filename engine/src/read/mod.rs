@@ -12,6 +12,7 @@ mod plan;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+pub(crate) use cache::FastHash;
 pub use cache::{BucketCache, RawBlock, Slot, Value, DEFAULT_BUCKET_CACHE_BYTES};
 pub use interner::LabelInterner;
 pub use plan::Piece;
