@@ -597,8 +597,9 @@ impl Head {
     }
 }
 
-/// Inserts a batch series' samples; returns the stored ones. The common case
-/// (sorted, all newer than the series) borrows the batch's columns.
+/// Inserts a batch series' samples; returns the stored ones. The common
+/// cases (sorted, all newer than the series or all in one gap of it) borrow
+/// the batch's columns.
 fn insert_samples<'a>(
     data: &mut SeriesData,
     sb: &'a SeriesBatch,
@@ -610,14 +611,7 @@ fn insert_samples<'a>(
     let ts = &sb.timestamps;
     let vs = &sb.values;
     let sorted = ts.windows(2).all(|w| w[0] < w[1]);
-    let fast = sorted
-        && ts[0] > data.max_t
-        && ts[0] > bounds.persisted_through
-        && data.ts.last().is_none_or(|&l| ts[0] > l);
-    if fast {
-        data.ts.extend_from_slice(ts);
-        data.vals.extend_from_slice(vs);
-        data.max_t = ts[ts.len() - 1];
+    if sorted && data.insert_run(ts, vs, bounds) {
         out.accepted += ts.len() as u64;
         return (Cow::Borrowed(ts), Cow::Borrowed(vs));
     }

@@ -258,6 +258,47 @@ impl SeriesData {
         }
     }
 
+    /// Stores a strictly ascending run of samples in one step when all of
+    /// them land between the same two stored samples (or after the last),
+    /// none at or before `persisted_through` and none beyond the
+    /// out-of-order window: then one [`SeriesData::insert`] per sample
+    /// would store every one. Returns false, changing nothing, when the
+    /// run does not fit so. A writer's next batch of a series usually
+    /// starts after its last sample; under concurrent writers it often
+    /// lands just before one that overtook it.
+    pub fn insert_run(&mut self, ts: &[TimestampMs], vals: &[f64], bounds: AppendBounds) -> bool {
+        debug_assert!(ts.windows(2).all(|w| w[0] < w[1]) && ts.len() == vals.len());
+        let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+            return true;
+        };
+        if first <= bounds.persisted_through {
+            return false;
+        }
+        let at = match self.ts.last() {
+            None => 0,
+            Some(&l) if first > l => self.ts.len(),
+            Some(_) => match search_from_end(&self.ts, first) {
+                Ok(_) => return false,
+                Err(i) => i,
+            },
+        };
+        if self.ts.get(at).is_some_and(|&next| last >= next)
+            || (self.max_t != TimestampMs::MIN
+                && first < self.max_t.saturating_sub(bounds.ooo_window_ms))
+        {
+            return false;
+        }
+        if at == self.ts.len() {
+            self.ts.extend_from_slice(ts);
+            self.vals.extend_from_slice(vals);
+        } else {
+            self.ts.splice(at..at, ts.iter().copied());
+            self.vals.splice(at..at, vals.iter().copied());
+        }
+        self.max_t = self.max_t.max(last);
+        true
+    }
+
     /// Stores samples given in ascending time order (equal times allowed)
     /// with the outcome that one [`SeriesData::insert`] call per sample, in
     /// that order, would have, reporting each to `each`; returns the stored
@@ -568,6 +609,77 @@ mod tests {
         assert_eq!(s.max_t, 5000);
         assert_eq!(s.range(10, 5000), 1..2);
         assert_eq!(s.range(i64::MIN, 9), 0..0);
+    }
+
+    #[test]
+    fn a_run_goes_in_whole_or_not_at_all() {
+        let open = AppendBounds {
+            persisted_through: -1,
+            ooo_window_ms: 100,
+        };
+        let mut s = SeriesData::new(SeriesKind::Counter);
+        assert!(s.insert_run(&[10, 20], &[1.0, 2.0], open));
+        assert!(s.insert_run(&[50, 60], &[5.0, 6.0], open));
+        // into the gap a concurrent writer left
+        assert!(s.insert_run(&[30, 40], &[3.0, 4.0], open));
+        assert_eq!(s.ts, vec![10, 20, 30, 40, 50, 60]);
+        assert_eq!(s.vals, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let before = (s.ts.clone(), s.max_t);
+        // spans a stored sample, meets one, too old, persisted
+        assert!(!s.insert_run(&[35, 45], &[0.0, 0.0], open));
+        assert!(!s.insert_run(&[41, 50], &[0.0, 0.0], open));
+        assert!(!s.insert_run(&[-50, -45], &[0.0, 0.0], open));
+        let cut = AppendBounds {
+            persisted_through: 44,
+            ..open
+        };
+        assert!(!s.insert_run(&[44, 45], &[0.0, 0.0], cut));
+        assert_eq!((s.ts.clone(), s.max_t), before);
+    }
+
+    proptest::proptest! {
+        /// A run `insert_run` takes is one `insert` per sample storing
+        /// each; a run it refuses leaves the series as it was.
+        #[test]
+        fn insert_run_agrees_with_insert_one_by_one(
+            before in proptest::collection::vec((0i64..400, 0u8..3), 0..40),
+            start in 0i64..420,
+            offsets in proptest::collection::vec(0i64..12, 0..8),
+            persisted in -1i64..150,
+            window in 0i64..300,
+            max_bump in 0i64..3,
+        ) {
+            let b = AppendBounds { persisted_through: persisted, ooo_window_ms: window };
+            let open = AppendBounds { persisted_through: -1, ooo_window_ms: i64::MAX };
+            let mut one = SeriesData::new(SeriesKind::Counter);
+            for &(t, v) in &before {
+                let _ = one.insert(t, f64::from(v), open);
+            }
+            if max_bump > 0 && one.max_t != i64::MIN {
+                one.max_t += max_bump * 100;
+            }
+            let mut run = SeriesData { kind: one.kind, ts: one.ts.clone(), vals: one.vals.clone(), max_t: one.max_t };
+            let mut ts: Vec<i64> = offsets.iter().map(|o| start + o).collect();
+            ts.sort_unstable();
+            ts.dedup();
+            let vals: Vec<f64> = ts.iter().map(|&t| (t % 7) as f64).collect();
+            let (ts0, max0) = (run.ts.clone(), run.max_t);
+            if run.insert_run(&ts, &vals, b) {
+                for (&t, &v) in ts.iter().zip(&vals) {
+                    proptest::prop_assert_eq!(one.insert(t, v, b), Ok(Placement::Stored));
+                }
+                proptest::prop_assert_eq!(&run.ts, &one.ts);
+                proptest::prop_assert_eq!(&run.vals, &one.vals);
+                proptest::prop_assert_eq!(run.max_t, one.max_t);
+            } else {
+                proptest::prop_assert_eq!((&run.ts, run.max_t), (&ts0, max0));
+                // refused only when the run straddles a stored sample or
+                // one-by-one would not store them all
+                let straddles = ts.len() > 1 && ts0.iter().any(|&t| ts[0] < t && t < ts[ts.len() - 1]);
+                let all = ts.iter().zip(&vals).all(|(&t, &v)| one.insert(t, v, b) == Ok(Placement::Stored));
+                proptest::prop_assert!(straddles || !all);
+            }
+        }
     }
 
     proptest::proptest! {
