@@ -19,7 +19,7 @@ use nines_proto::prometheus;
 use prost::Message;
 
 use crate::ingest::kind_from_proto;
-use crate::series_cache::{key_hash, SeriesCache};
+use crate::series_cache::{key_hash, sequence_hash, SeriesCache};
 
 /// What was wrong, without allocating (hot path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,9 +402,12 @@ pub fn decode_write_request_cached(
     if !compact.is_empty() {
         let mut c = CompactReader {
             symbols: &symbols,
+            symbol_hashes: match cache {
+                Some(_) => symbols.iter().map(|s| key_hash(s.as_bytes())).collect(),
+                None => Vec::new(),
+            },
             cache,
             refs: Vec::new(),
-            key: Vec::new(),
         };
         out.batch.series.reserve(compact.len());
         for b in compact {
@@ -451,9 +454,10 @@ const EXACT_INTEGER: i64 = 1 << 53;
 /// scratch space reused across the series.
 struct CompactReader<'a, 's> {
     symbols: &'s [&'a str],
+    /// `key_hash` of each symbol, when there is a cache.
+    symbol_hashes: Vec<u64>,
     cache: Option<&'s SeriesCache>,
     refs: Vec<u32>,
-    key: Vec<u8>,
 }
 
 impl CompactReader<'_, '_> {
@@ -580,28 +584,59 @@ impl CompactReader<'_, '_> {
         let Some(cache) = self.cache else {
             return decode(&self.refs, budget).map(|l| (l, None));
         };
-        self.key.clear();
-        self.key.push(0);
+        let mut key_len = 1;
         for &i in &self.refs {
             let s = symbol(i)?;
-            // The key copies the text too: charged, so that many
-            // references to a long symbol cannot grow it without bound.
+            // A hit compares the key's text, a miss copies it: charged,
+            // so that many references to a long symbol cannot make
+            // either grow without bound.
             budget.take(s.len() + 10, REFS)?;
-            put_uvarint(&mut self.key, s.len() as u64);
-            self.key.extend_from_slice(s.as_bytes());
+            key_len += s.len() + 10;
         }
-        let hash = key_hash(&self.key);
-        if let Some(r) = cache.get(hash, &self.key) {
+        let refs = &self.refs;
+        let hash = sequence_hash(refs.iter().map(|&i| self.symbol_hashes[i as usize]));
+        let is_key = |stored: &[u8]| compact_key_is(stored, refs, symbols);
+        if let Some(r) = cache.get_matching(hash, is_key) {
             return Ok((Labels::default(), Some(r)));
         }
-        let labels = decode(&self.refs, budget)?;
+        let labels = decode(refs, budget)?;
+        let mut key = Vec::with_capacity(key_len);
+        key.push(0);
+        for &i in refs {
+            let s = symbols[i as usize];
+            put_uvarint(&mut key, s.len() as u64);
+            key.extend_from_slice(s.as_bytes());
+        }
         misses.push(CacheMiss {
             index,
             hash,
-            key: self.key.as_slice().into(),
+            key: key.into(),
         });
         Ok((labels, None))
     }
+}
+
+/// Whether a cache key is that of a compact series with these (checked)
+/// label references: a 0 byte, then each string length-prefixed.
+fn compact_key_is(stored: &[u8], refs: &[u32], symbols: &[&str]) -> bool {
+    let Some((&0, mut rest)) = stored.split_first() else {
+        return false;
+    };
+    for &i in refs {
+        let s = symbols[i as usize].as_bytes();
+        let mut r = Reader::new(rest);
+        let Ok(n) = r.varint("key") else {
+            return false;
+        };
+        let Some(text) = rest.get(r.pos..).and_then(|t| t.get(..s.len())) else {
+            return false;
+        };
+        if n != s.len() as u64 || text != s {
+            return false;
+        }
+        rest = &rest[r.pos + s.len()..];
+    }
+    rest.is_empty()
 }
 
 /// The next integer value from its delta `d` and the running sum `v`.

@@ -90,10 +90,16 @@ impl SeriesCache {
 
     /// The live head series written before under exactly these label bytes.
     pub fn get(&self, hash: u64, key: &[u8]) -> Option<SeriesRef> {
+        self.get_matching(hash, |k| k == key)
+    }
+
+    /// [`SeriesCache::get`] for a key the caller compares without building
+    /// it: `is_key` says whether a stored key is the one looked for.
+    pub fn get_matching(&self, hash: u64, is_key: impl Fn(&[u8]) -> bool) -> Option<SeriesRef> {
         if !self.enabled() {
             return None;
         }
-        let found = self.lookup(hash, key);
+        let found = self.lookup(hash, is_key);
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -108,10 +114,10 @@ impl SeriesCache {
         (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
-    fn lookup(&self, hash: u64, key: &[u8]) -> Option<SeriesRef> {
+    fn lookup(&self, hash: u64, is_key: impl Fn(&[u8]) -> bool) -> Option<SeriesRef> {
         let mut shard = self.shard(hash).lock();
         if let Some(e) = shard.young.get(&hash) {
-            if *e.key != *key {
+            if !is_key(&e.key) {
                 return None;
             }
             let series = e.series.upgrade();
@@ -121,7 +127,7 @@ impl SeriesCache {
             return series;
         }
         let e = shard.old.remove(&hash)?;
-        if *e.key != *key {
+        if !is_key(&e.key) {
             return None;
         }
         let series = e.series.upgrade()?;
@@ -187,12 +193,6 @@ impl SeriesCache {
 /// 128-bit multiply. Not keyed: a crafted collision only costs a miss, the
 /// bytes are compared on every hit.
 pub fn key_hash(b: &[u8]) -> u64 {
-    const K0: u64 = 0x9e37_79b9_7f4a_7c15;
-    const K1: u64 = 0xbf58_476d_1ce4_e5b9;
-    let fold = |a: u64, m: u64| {
-        let p = u128::from(a).wrapping_mul(u128::from(m));
-        (p as u64) ^ ((p >> 64) as u64)
-    };
     let mut h = K0 ^ (b.len() as u64);
     let mut words = b.chunks_exact(8);
     for w in &mut words {
@@ -207,6 +207,27 @@ pub fn key_hash(b: &[u8]) -> u64 {
         h = fold(h ^ u64::from_le_bytes(a), K1);
     }
     fold(h, K0)
+}
+
+const K0: u64 = 0x9e37_79b9_7f4a_7c15;
+const K1: u64 = 0xbf58_476d_1ce4_e5b9;
+
+#[inline]
+fn fold(a: u64, m: u64) -> u64 {
+    let p = u128::from(a).wrapping_mul(u128::from(m));
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// A 64-bit hash of a sequence of strings from their [`key_hash`]es, in
+/// order: a compact series' labels hashed from its request's symbols, each
+/// symbol hashed once per request however many series use it.
+#[inline]
+pub fn sequence_hash(hashes: impl ExactSizeIterator<Item = u64>) -> u64 {
+    let mut h = K1 ^ (hashes.len() as u64);
+    for x in hashes {
+        h = fold(h ^ x, K0);
+    }
+    fold(h, K1)
 }
 
 #[cfg(test)]

@@ -659,7 +659,44 @@ proptest! {
             .filter(|(l, ..)| !l.is_empty() && engine.resolve(l).is_ok())
             .count();
         prop_assert_eq!(hits, resolvable);
+        // The same series under another request's symbol table (reversed,
+        // the references renumbered) are the same hits: the cache knows a
+        // compact series by its label text, not by symbol numbers.
+        let n = req.symbols.len() as u32;
+        req.symbols.reverse();
+        for c in &mut req.compact {
+            for r in &mut c.label_refs {
+                *r = n - 1 - *r;
+            }
+        }
+        let buf = req.encode_to_vec();
+        let (third, hits) = decode_through_cache(&buf, &cache, &engine);
+        prop_assert_eq!(&third, &plain);
+        prop_assert_eq!(hits, resolvable);
     }
+}
+
+#[test]
+fn a_compact_key_matches_only_its_own_text() {
+    let symbols = ["ab", "c", "a", "bc", ""];
+    let key = |refs: &[u32]| {
+        let mut k = vec![0u8];
+        for &i in refs {
+            let s = symbols[i as usize];
+            put_uvarint(&mut k, s.len() as u64);
+            k.extend_from_slice(s.as_bytes());
+        }
+        k
+    };
+    let ab_c = key(&[0, 1]);
+    assert!(compact_key_is(&ab_c, &[0, 1], &symbols));
+    // the same bytes run together, split elsewhere
+    assert!(!compact_key_is(&ab_c, &[2, 3], &symbols));
+    assert!(!compact_key_is(&ab_c, &[0], &symbols));
+    assert!(!compact_key_is(&ab_c, &[0, 1, 4], &symbols));
+    assert!(!compact_key_is(&ab_c[1..], &[0, 1], &symbols));
+    assert!(!compact_key_is(&ab_c[..ab_c.len() - 1], &[0, 1], &symbols));
+    assert!(compact_key_is(&[0], &[], &symbols));
 }
 
 #[test]
