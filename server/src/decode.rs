@@ -416,6 +416,15 @@ pub fn decode_write_request_cached(
             out.batch.series.push(s);
         }
     }
+    if let Some(c) = cache {
+        let hits = out
+            .batch
+            .series
+            .iter()
+            .filter(|s| s.resolved.is_some())
+            .count();
+        c.count(hits, out.misses.len());
+    }
     Ok(out)
 }
 
@@ -836,6 +845,10 @@ pub fn decode_remote_write_cached(
             }
             (_, w) => r.skip(w, "WriteRequest")?,
         }
+    }
+    if let Some(c) = cache {
+        let hits = out.series.iter().filter(|s| s.resolved.is_some()).count();
+        c.count(hits, out.misses.len());
     }
     Ok(out)
 }

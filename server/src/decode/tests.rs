@@ -651,9 +651,14 @@ proptest! {
         let plain = key(&decode_write_request_fast(&buf).unwrap().series);
         let (first, _) = decode_through_cache(&buf, &cache, &engine);
         prop_assert_eq!(&first, &plain);
+        let (_, looked_up) = cache.counts();
+        prop_assert_eq!(cache.counts(), (0, looked_up));
         // Every series the head accepted is now a hit, with the same labels.
         let (second, hits) = decode_through_cache(&buf, &cache, &engine);
         prop_assert_eq!(&second, &plain);
+        // /metrics counts a request's lookups: the hits, and the misses
+        // (series the head refused, looked up again).
+        prop_assert_eq!(cache.counts(), (hits as u64, 2 * looked_up - hits as u64));
         let resolvable = plain
             .iter()
             .filter(|(l, ..)| !l.is_empty() && engine.resolve(l).is_ok())
