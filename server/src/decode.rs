@@ -88,7 +88,7 @@ impl fmt::Display for DecodeErrorKind {
             ),
             DecodeErrorKind::TooLarge(limit) => write!(
                 f,
-                "the request decodes to more than {limit} bytes (16 per sample, ~100 per series, plus label text; twice limits.max_request_bytes); send smaller batches"
+                "the request decodes to more than {limit} bytes (16 per sample, ~100 per series, plus label text); send smaller batches"
             ),
         }
     }
@@ -312,6 +312,16 @@ struct Budget {
 
 /// What one decoded series entry takes before its columns and labels.
 const SERIES_COST: usize = std::mem::size_of::<SeriesBatch>();
+
+/// What one decoded label takes besides its text.
+const LABEL_COST: usize = std::mem::size_of::<Label>();
+
+/// Bytes a remote-write request may decode to per decompressed byte: the
+/// legitimate worst case, a series of one sample and one short label
+/// (`{__name__="a"}`: 35 bytes on the wire), takes under 5 (88 for the
+/// series, 16 for the sample, 57 for the label); an empty `TimeSeries`
+/// entry takes 44 and is refused in bulk.
+pub const REMOTE_WRITE_EXPANSION: usize = 6;
 
 impl Budget {
     fn new(limit: usize) -> Budget {
@@ -663,12 +673,23 @@ fn int_value(d: u64, v: &mut i64) -> Result<f64, DecodeError> {
 
 /// The labels of a series message (`SeriesSamples`, `TimeSeries`): every
 /// `labels` field (number 1) in order; `msg` and `field` name them in errors.
-fn message_labels(b: &[u8], msg: &'static str, field: &'static str) -> Result<Labels, DecodeError> {
+fn message_labels(
+    b: &[u8],
+    msg: &'static str,
+    field: &'static str,
+    budget: &mut Budget,
+) -> Result<Labels, DecodeError> {
     let mut r = Reader::new(b);
     let mut labels = Vec::new();
     while r.has_more() {
         match r.key(msg)? {
-            (1, _) => labels.push(label(r.bytes(field)?, "Label")?),
+            (1, _) => {
+                let lb = r.bytes(field)?;
+                // An empty `Label` is two bytes on the wire and a 48-byte
+                // struct in memory.
+                budget.take(LABEL_COST + lb.len(), field)?;
+                labels.push(label(lb, "Label")?);
+            }
             (_, w) => r.skip(w, msg)?,
         }
     }
@@ -715,8 +736,9 @@ impl LabelSpan {
         cache: Option<&SeriesCache>,
         index: usize,
         misses: &mut Vec<CacheMiss>,
+        budget: &mut Budget,
     ) -> Result<(Labels, Option<SeriesRef>), DecodeError> {
-        let decode = |b| message_labels(b, self.msg, self.field);
+        let mut decode = |b| message_labels(b, self.msg, self.field, budget);
         if self.end == 0 {
             return Ok((Labels::default(), None));
         }
@@ -782,7 +804,7 @@ fn series_samples(
             (_, w) => r.skip(w, "SeriesSamples")?,
         }
     }
-    let (labels, resolved) = span.resolve(b, cache, index, misses)?;
+    let (labels, resolved) = span.resolve(b, cache, index, misses, budget)?;
     Ok(SeriesBatch {
         kind: kind_from_proto(kind),
         labels,
@@ -812,18 +834,23 @@ pub struct RemoteWrite {
 /// Decodes a remote-write 1.0 `WriteRequest` (already decompressed); equal
 /// to prost's decode followed by the conversion the receiver did before.
 pub fn decode_remote_write_fast(buf: &[u8]) -> Result<RemoteWrite, DecodeError> {
-    decode_remote_write_cached(buf, None)
+    decode_remote_write_cached(buf, None, usize::MAX)
 }
 
 /// [`decode_remote_write_fast`] with the series cache, as
-/// [`decode_write_request_cached`] does it.
+/// [`decode_write_request_cached`] does it. The decoded request may take
+/// at most `limit` bytes (see `Budget`; the receiver passes
+/// [`REMOTE_WRITE_EXPANSION`] times the decompressed size), else
+/// `TooLarge`.
 pub fn decode_remote_write_cached(
     buf: &[u8],
     cache: Option<&SeriesCache>,
+    limit: usize,
 ) -> Result<RemoteWrite, DecodeError> {
     let cache = cache.filter(|c| c.enabled());
     let mut r = Reader::new(buf);
     let mut out = RemoteWrite::default();
+    let mut budget = Budget::new(limit);
     while r.has_more() {
         match r.key("WriteRequest")? {
             (1, w) => {
@@ -831,7 +858,7 @@ pub fn decode_remote_write_cached(
                 let b = r.bytes("WriteRequest.timeseries")?;
                 let index = out.series.len();
                 out.series
-                    .push(time_series(b, cache, index, &mut out.misses)?);
+                    .push(time_series(b, cache, index, &mut out.misses, &mut budget)?);
             }
             (3, w) => {
                 expect_wire(w, LEN, "WriteRequest.metadata")?;
@@ -858,8 +885,13 @@ fn time_series(
     cache: Option<&SeriesCache>,
     index: usize,
     misses: &mut Vec<CacheMiss>,
+    budget: &mut Budget,
 ) -> Result<SeriesBatch, DecodeError> {
     let n = count_samples(b);
+    budget.take(
+        SERIES_COST.saturating_add(n.saturating_mul(16)),
+        "WriteRequest.timeseries",
+    )?;
     let mut r = Reader::new(b);
     let mut span = LabelSpan::new("TimeSeries", "TimeSeries.labels");
     let mut timestamps = Vec::with_capacity(n);
@@ -890,7 +922,7 @@ fn time_series(
             (_, w) => r.skip(w, "TimeSeries")?,
         }
     }
-    let (labels, resolved) = span.resolve(b, cache, index, misses)?;
+    let (labels, resolved) = span.resolve(b, cache, index, misses, budget)?;
     Ok(SeriesBatch {
         labels,
         kind: SeriesKind::Unknown,

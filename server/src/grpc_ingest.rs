@@ -81,7 +81,9 @@ impl Decoder for WriteDecoder {
         res.map(Some).map_err(|e| match e.kind {
             DecodeErrorKind::TooLarge(_) => {
                 self.0.metrics.write_request(PROTOCOL, "bad_request");
-                Status::resource_exhausted(format!("WriteRequest too large: {e}"))
+                Status::resource_exhausted(format!(
+                    "WriteRequest too large: {e} (the limit is twice limits.max_request_bytes)"
+                ))
             }
             _ => {
                 self.0.metrics.write_request(PROTOCOL, "bad_request");

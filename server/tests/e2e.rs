@@ -416,6 +416,12 @@ async fn remote_write_keeps_stale_markers_and_answers_errors() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
+    // a body that would decode to many times its size (a million empty
+    // series entries, 2 MB): refused, nothing stored
+    let r = post_remote_write(&s, &[0x0a, 0x00].repeat(1_000_000), "snappy").await;
+    assert_eq!(r.status().as_u16(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("too large"), "{text}");
     // refused samples: 400 naming them, the rest stored
     let raw3 = remote_write_body(&[(
         &[("__name__", "up"), ("job", "node")],

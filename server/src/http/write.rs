@@ -53,7 +53,25 @@ thread_local! {
 }
 
 fn not_a_write_request(e: DecodeError) -> String {
-    format!("body is not a remote-write WriteRequest: {e}")
+    match e.kind {
+        decode::DecodeErrorKind::TooLarge(_) => format!("remote-write WriteRequest too large: {e}"),
+        _ => format!("body is not a remote-write WriteRequest: {e}"),
+    }
+}
+
+/// The most a request of `n` decompressed bytes may decode to.
+fn decoded_limit(n: usize) -> usize {
+    n.saturating_mul(decode::REMOTE_WRITE_EXPANSION)
+}
+
+/// Write memory reserved for a request of `n` decompressed bytes: the
+/// decompressed bytes and what they usually decode to (a sample is about
+/// as big decoded as on the wire, label text is not decoded for series
+/// the cache knows). The decoder's hard limit, [`decoded_limit`], is
+/// higher: a sender of one-sample series with short labels, not yet
+/// cached, takes up to five times; admission stays sized for the usual.
+fn reserved_for(n: usize) -> usize {
+    n.saturating_mul(3)
 }
 
 /// Decompresses into this thread's buffer and decodes from it (no await in
@@ -70,7 +88,8 @@ fn decode_snappy(
         let n = snap::raw::Decoder::new()
             .decompress(body, &mut buf[..len])
             .map_err(|e| format!("body is not valid snappy: {e}"))?;
-        let out = decode::decode_remote_write_cached(&buf[..n], cache).map_err(not_a_write_request);
+        let out = decode::decode_remote_write_cached(&buf[..n], cache, decoded_limit(n))
+            .map_err(not_a_write_request);
         if buf.len() > KEEP_SNAPPY_BUF {
             *buf = Vec::new();
         }
@@ -138,9 +157,13 @@ pub fn decode_remote_write_body(
     let len = decompressed_len(encoding, body, limit)?;
     match encoding {
         "snappy" => decode_snappy(body, len, None),
-        "zstd" => decode::decode_remote_write_fast(&decompress_zstd(body, limit)?)
+        "zstd" => {
+            let out = decompress_zstd(body, limit)?;
+            decode::decode_remote_write_cached(&out, None, decoded_limit(out.len()))
+                .map_err(not_a_write_request)
+        }
+        _ => decode::decode_remote_write_cached(body, None, decoded_limit(body.len()))
             .map_err(not_a_write_request),
-        _ => decode::decode_remote_write_fast(body).map_err(not_a_write_request),
     }
 }
 
@@ -156,7 +179,8 @@ pub async fn remote_write(
         .unwrap_or("snappy")
         .to_ascii_lowercase();
     // Decoded structures cost a few times the protobuf bytes; reserve for
-    // them before decompressing anything.
+    // them before decompressing anything (the decoder refuses a request
+    // that would take more than `decoded_limit`).
     let limit = st.config.limits.max_request_bytes.saturating_mul(8);
     let decompressed_len = match decompressed_len(&encoding, &body, limit) {
         Ok(n) => n,
@@ -173,7 +197,7 @@ pub async fn remote_write(
         Overload::TooLarge { .. } => bad(st, e.to_string()),
     };
     let mut extra = None;
-    let reservation = match st.reserve(body.len() + decompressed_len.saturating_mul(3)) {
+    let reservation = match st.reserve(body.len().saturating_add(reserved_for(decompressed_len))) {
         Ok(r) => r,
         Err(e) => return overloaded(&st, e),
     };
@@ -186,14 +210,16 @@ pub async fn remote_write(
                 Err(msg) => return bad(&st, msg),
             };
             if out.len() > decompressed_len {
-                match st.reserve((out.len() - decompressed_len).saturating_mul(3)) {
+                match st.reserve(reserved_for(out.len() - decompressed_len)) {
                     Ok(r) => extra = Some(r),
                     Err(e) => return overloaded(&st, e),
                 }
             }
-            decode::decode_remote_write_cached(&out, cache).map_err(not_a_write_request)
+            decode::decode_remote_write_cached(&out, cache, decoded_limit(out.len()))
+                .map_err(not_a_write_request)
         }
-        _ => decode::decode_remote_write_cached(&body, cache).map_err(not_a_write_request),
+        _ => decode::decode_remote_write_cached(&body, cache, decoded_limit(body.len()))
+            .map_err(not_a_write_request),
     };
     let mut req = match decoded {
         Ok(r) => r,
