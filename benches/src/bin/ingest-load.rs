@@ -4,6 +4,9 @@
 //! workload into write requests of about `--batch` samples BEFORE timing
 //! starts, then pushes them at full speed with `--concurrency` connections
 //! and reports samples/s with the CPU time the client and each server used.
+//! With `--runs N` every system is measured N times in rounds and each
+//! one's median run is reported (and written to `--json`, every run's rate
+//! beside it).
 //!
 //! ```sh
 //! cargo build --release && cargo run -p nines-benches --release --bin ingest-load -- \
@@ -66,6 +69,12 @@ struct Args {
     /// authentication as a ratio).
     #[arg(long, default_value = "off", value_parser = ["off", "on", "both"])]
     auth: String,
+    /// Measure every system this many times, in rounds (each round one
+    /// of each, so the systems share the machine's quiet and busy spells),
+    /// and report each system's median run: a run of a few hundred
+    /// milliseconds moves by a third with one scheduler hiccup.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
 }
 
 /// The token `--auth` configures and sends.
@@ -357,6 +366,73 @@ async fn main() {
     );
     println!("concurrency {}, nines sync={}", args.concurrency, args.sync);
 
+    for round in 1..=args.runs {
+        if args.runs > 1 {
+            println!("round {round} of {}", args.runs);
+        }
+        measure_all(&args, &enc, total).await;
+    }
+    let rows = medians(&RESULTS.lock().map(|r| r.clone()).unwrap_or_default());
+    if args.runs > 1 {
+        println!("median of {} runs each:", args.runs);
+        for r in &rows {
+            println!(
+                "{:<28} {:>8.2} M samples/s  (runs: {})",
+                r["name"].as_str().unwrap_or_default(),
+                r["samples_per_s"].as_f64().unwrap_or(f64::NAN) / 1e6,
+                r["runs_samples_per_s"]
+                    .as_array()
+                    .map(|v| v
+                        .iter()
+                        .map(|x| format!("{:.2}", x.as_f64().unwrap_or(f64::NAN) / 1e6))
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if let Some(path) = &args.json {
+        let out = serde_json::json!({
+            "preset": args.preset,
+            "batch": args.batch,
+            "concurrency": args.concurrency,
+            "sync": args.sync,
+            "samples": total,
+            "runs": args.runs,
+            "results": rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out).unwrap_or_default())
+            .expect("write the JSON figures");
+    }
+}
+
+/// Each system's median run (by samples/s; the upper one of two middles)
+/// with every run's rate in `runs_samples_per_s`, in first-measured order.
+fn medians(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        let n = r["name"].as_str().unwrap_or_default();
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+        .iter()
+        .map(|n| {
+            let mut runs: Vec<&serde_json::Value> =
+                rows.iter().filter(|r| r["name"] == *n).collect();
+            let rate = |r: &serde_json::Value| r["samples_per_s"].as_f64().unwrap_or(f64::NAN);
+            let all: Vec<f64> = runs.iter().map(|r| rate(r)).collect();
+            runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+            let mut m = runs[runs.len() / 2].clone();
+            m["runs_samples_per_s"] = serde_json::json!(all);
+            m
+        })
+        .collect()
+}
+
+/// One round: every system once.
+async fn measure_all(args: &Args, enc: &Arc<Encoded>, total: u64) {
     let modes: &[bool] = match args.auth.as_str() {
         "on" => &[true],
         "both" => &[false, true],
@@ -381,14 +457,14 @@ async fn main() {
             } else {
                 enc.grpc.clone()
             };
-            grpc(&args, &enc.samples, bodies, on, &format!("{name}{tag}")).await;
+            grpc(args, &enc.samples, bodies, on, &format!("{name}{tag}")).await;
         }
         // nines, remote-write
         {
             let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
             let pid = s.child.id().to_string();
             let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-            let elapsed = remote_write(s.http, &enc, args.concurrency, on.then_some(TOKEN)).await;
+            let elapsed = remote_write(s.http, enc, args.concurrency, on.then_some(TOKEN)).await;
             report(
                 &format!("nines remote-write{tag}"),
                 total,
@@ -402,7 +478,7 @@ async fn main() {
         let s = start_prometheus_receiver(bin).await;
         let pid = s.child.id().to_string();
         let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-        let elapsed = remote_write(s.http, &enc, args.concurrency, None).await;
+        let elapsed = remote_write(s.http, enc, args.concurrency, None).await;
         report(
             "Prometheus remote-write",
             total,
@@ -415,7 +491,7 @@ async fn main() {
         let s = start_vm(vm).await;
         let pid = s.child.id().to_string();
         let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
-        let elapsed = remote_write(s.http, &enc, args.concurrency, None).await;
+        let elapsed = remote_write(s.http, enc, args.concurrency, None).await;
         report(
             "VictoriaMetrics remote-write",
             total,
@@ -423,18 +499,5 @@ async fn main() {
             cpu_seconds("self") - c0,
             cpu_seconds(&pid) - s0,
         );
-    }
-    if let Some(path) = &args.json {
-        let rows = RESULTS.lock().map(|r| r.clone()).unwrap_or_default();
-        let out = serde_json::json!({
-            "preset": args.preset,
-            "batch": args.batch,
-            "concurrency": args.concurrency,
-            "sync": args.sync,
-            "samples": total,
-            "results": rows,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&out).unwrap_or_default())
-            .expect("write the JSON figures");
     }
 }

@@ -17,7 +17,8 @@
 //!    a first run, then the median of `--runs`; answers compared with the
 //!    generator's exact ones and nines's PromQL with Prometheus's;
 //! 5. ingest: `ingest-load` pushes the same pre-encoded remote-write
-//!    batches to each (and gRPC to nines), client CPU reported;
+//!    batches to each (and gRPC to nines), client CPU reported; three
+//!    rounds, each system's median run;
 //! 6. peak RSS of each database's processes over load and queries;
 //! 7. one table, and the figures as JSON (`--json`).
 //!
@@ -673,7 +674,9 @@ fn main() {
                 .env("RUST_BACKTRACE", "0")
                 .arg("--nines")
                 .arg(&args.nines)
-                .args(["--preset", preset, "--days", "1", "--peer"])
+                // three rounds, each system's median: one run of the
+                // small scale lasts a quarter of a second
+                .args(["--preset", preset, "--days", "1", "--runs", "3", "--peer"])
                 .arg(&args.victoria_metrics)
                 .arg("--prometheus")
                 .arg("prometheus")
