@@ -637,6 +637,24 @@ mod tests {
         assert_eq!((s.ts.clone(), s.max_t), before);
     }
 
+    /// A series holding `before` (inserted one by one, anything accepted),
+    /// its `max_t` then raised by `max_bump` hundreds as a truncation
+    /// leaves it past the last sample.
+    fn series_of(before: &[(i64, u8)], max_bump: i64) -> SeriesData {
+        let open = AppendBounds {
+            persisted_through: -1,
+            ooo_window_ms: i64::MAX,
+        };
+        let mut s = SeriesData::new(SeriesKind::Counter);
+        for &(t, v) in before {
+            let _ = s.insert(t, f64::from(v), open);
+        }
+        if max_bump > 0 && s.max_t != i64::MIN {
+            s.max_t += max_bump * 100;
+        }
+        s
+    }
+
     proptest::proptest! {
         /// A run `insert_run` takes is one `insert` per sample storing
         /// each; a run it refuses leaves the series as it was.
@@ -650,15 +668,8 @@ mod tests {
             max_bump in 0i64..3,
         ) {
             let b = AppendBounds { persisted_through: persisted, ooo_window_ms: window };
-            let open = AppendBounds { persisted_through: -1, ooo_window_ms: i64::MAX };
-            let mut one = SeriesData::new(SeriesKind::Counter);
-            for &(t, v) in &before {
-                let _ = one.insert(t, f64::from(v), open);
-            }
-            if max_bump > 0 && one.max_t != i64::MIN {
-                one.max_t += max_bump * 100;
-            }
-            let mut run = SeriesData { kind: one.kind, ts: one.ts.clone(), vals: one.vals.clone(), max_t: one.max_t };
+            let mut one = series_of(&before, max_bump);
+            let mut run = series_of(&before, max_bump);
             let mut ts: Vec<i64> = offsets.iter().map(|o| start + o).collect();
             ts.sort_unstable();
             ts.dedup();
@@ -694,16 +705,8 @@ mod tests {
             max_bump in 0i64..3,
         ) {
             let b = AppendBounds { persisted_through: persisted, ooo_window_ms: window };
-            let open = AppendBounds { persisted_through: -1, ooo_window_ms: i64::MAX };
-            let mut one = SeriesData::new(SeriesKind::Counter);
-            for &(t, v) in &before {
-                let _ = one.insert(t, f64::from(v), open);
-            }
-            // a truncation leaves max_t past the last sample
-            if max_bump > 0 && one.max_t != i64::MIN {
-                one.max_t += max_bump * 100;
-            }
-            let mut many = SeriesData { kind: one.kind, ts: one.ts.clone(), vals: one.vals.clone(), max_t: one.max_t };
+            let mut one = series_of(&before, max_bump);
+            let mut many = series_of(&before, max_bump);
             let mut batch = batch;
             batch.sort_by_key(|&(t, _)| t);
             let expected: Vec<_> = batch.iter().map(|&(t, v)| one.insert(t, f64::from(v), b)).collect();

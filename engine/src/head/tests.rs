@@ -279,15 +279,16 @@ fn append_around_a_held_lock(
     })
 }
 
+/// The head series `{__name__="<name>"}`.
+fn named(h: &Head, name: &str) -> SeriesRef {
+    h.resolve(&Labels::from_pairs(&[("__name__", name)]))
+        .unwrap()
+}
+
 #[test]
 fn a_series_another_writer_holds_is_stored_after_the_rest_of_the_batch() {
     let h = head();
-    let a = h
-        .resolve(&Labels::from_pairs(&[("__name__", "a")]))
-        .unwrap();
-    let b = h
-        .resolve(&Labels::from_pairs(&[("__name__", "b")]))
-        .unwrap();
+    let (a, b) = (named(&h, "a"), named(&h, "b"));
     let batch = WriteBatch {
         series: vec![
             sb(&[("__name__", "a")], &[10, 20], &[1.0, 2.0]),
@@ -304,12 +305,7 @@ fn a_series_another_writer_holds_is_stored_after_the_rest_of_the_batch() {
 #[test]
 fn a_left_series_met_again_keeps_the_batch_order() {
     let h = head();
-    let a = h
-        .resolve(&Labels::from_pairs(&[("__name__", "a")]))
-        .unwrap();
-    let b = h
-        .resolve(&Labels::from_pairs(&[("__name__", "b")]))
-        .unwrap();
+    let (a, b) = (named(&h, "a"), named(&h, "b"));
     // a at t=20 twice: the first value is stored, the second conflicts,
     // as if the batch were stored in order, although a's lock is free
     // again when the batch meets a the second time.
