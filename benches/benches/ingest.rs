@@ -118,7 +118,7 @@ fn decode(c: &mut Criterion) {
     let mut first = decode_write_request_cached(&compact, Some(&cache), usize::MAX)
         .unwrap_or_else(|e| panic!("decode: {e}"));
     cache.remember(&engine, &mut first.batch.series, first.misses);
-    let mut first = decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache), usize::MAX)
+    let mut first = decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache))
         .unwrap_or_else(|e| panic!("decode: {e}"));
     let misses = std::mem::take(&mut first.misses);
     cache.remember(&engine, &mut first.series, misses);
@@ -136,7 +136,7 @@ fn decode(c: &mut Criterion) {
     });
     g.bench_function("remote_write_snappy_cached", |bench| {
         bench.iter(|| {
-            decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache), usize::MAX)
+            decode_remote_write_cached(unsnappy(&rw, &mut buf), Some(&cache))
                 .map(|r| r.series.len())
         })
     });

@@ -426,16 +426,17 @@ pub fn decode_write_request_cached(
             out.batch.series.push(s);
         }
     }
-    if let Some(c) = cache {
-        let hits = out
-            .batch
-            .series
-            .iter()
-            .filter(|s| s.resolved.is_some())
-            .count();
-        c.count(hits, out.misses.len());
-    }
+    count_lookups(cache, &out.batch.series, &out.misses);
     Ok(out)
+}
+
+/// Adds a decoded request's cache hits (series that came back resolved)
+/// and misses to the cache's counters, once per request.
+fn count_lookups(cache: Option<&SeriesCache>, series: &[SeriesBatch], misses: &[CacheMiss]) {
+    if let Some(c) = cache {
+        let hits = series.iter().filter(|s| s.resolved.is_some()).count();
+        c.count(hits, misses.len());
+    }
 }
 
 /// Zigzag (protobuf `sint64`) to two's complement.
@@ -834,15 +835,21 @@ pub struct RemoteWrite {
 /// Decodes a remote-write 1.0 `WriteRequest` (already decompressed); equal
 /// to prost's decode followed by the conversion the receiver did before.
 pub fn decode_remote_write_fast(buf: &[u8]) -> Result<RemoteWrite, DecodeError> {
-    decode_remote_write_cached(buf, None, usize::MAX)
+    remote_write(buf, None, usize::MAX)
 }
 
-/// [`decode_remote_write_fast`] with the series cache, as
-/// [`decode_write_request_cached`] does it. The decoded request may take
-/// at most `limit` bytes (see `Budget`; the receiver passes
-/// [`REMOTE_WRITE_EXPANSION`] times the decompressed size), else
-/// `TooLarge`.
+/// [`decode_remote_write_fast`] with the series cache (when given), as
+/// [`decode_write_request_cached`] does it, and what the receiver runs:
+/// the decoded request may take at most [`REMOTE_WRITE_EXPANSION`] bytes
+/// per byte of `buf` (see `Budget`), else `TooLarge`.
 pub fn decode_remote_write_cached(
+    buf: &[u8],
+    cache: Option<&SeriesCache>,
+) -> Result<RemoteWrite, DecodeError> {
+    remote_write(buf, cache, buf.len().saturating_mul(REMOTE_WRITE_EXPANSION))
+}
+
+fn remote_write(
     buf: &[u8],
     cache: Option<&SeriesCache>,
     limit: usize,
@@ -873,10 +880,7 @@ pub fn decode_remote_write_cached(
             (_, w) => r.skip(w, "WriteRequest")?,
         }
     }
-    if let Some(c) = cache {
-        let hits = out.series.iter().filter(|s| s.resolved.is_some()).count();
-        c.count(hits, out.misses.len());
-    }
+    count_lookups(cache, &out.series, &out.misses);
     Ok(out)
 }
 

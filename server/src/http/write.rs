@@ -59,16 +59,11 @@ fn not_a_write_request(e: DecodeError) -> String {
     }
 }
 
-/// The most a request of `n` decompressed bytes may decode to.
-fn decoded_limit(n: usize) -> usize {
-    n.saturating_mul(decode::REMOTE_WRITE_EXPANSION)
-}
-
 /// Write memory reserved for a request of `n` decompressed bytes: the
 /// decompressed bytes and what they usually decode to (a sample is about
 /// as big decoded as on the wire, label text is not decoded for series
-/// the cache knows). The decoder's hard limit, [`decoded_limit`], is
-/// higher: a sender of one-sample series with short labels, not yet
+/// the cache knows). The decoder's hard limit
+/// ([`decode::REMOTE_WRITE_EXPANSION`] bytes per byte) is higher: a sender of one-sample series with short labels, not yet
 /// cached, takes up to five times; admission stays sized for the usual.
 fn reserved_for(n: usize) -> usize {
     n.saturating_mul(3)
@@ -88,8 +83,7 @@ fn decode_snappy(
         let n = snap::raw::Decoder::new()
             .decompress(body, &mut buf[..len])
             .map_err(|e| format!("body is not valid snappy: {e}"))?;
-        let out = decode::decode_remote_write_cached(&buf[..n], cache, decoded_limit(n))
-            .map_err(not_a_write_request);
+        let out = decode::decode_remote_write_cached(&buf[..n], cache).map_err(not_a_write_request);
         if buf.len() > KEEP_SNAPPY_BUF {
             *buf = Vec::new();
         }
@@ -159,11 +153,9 @@ pub fn decode_remote_write_body(
         "snappy" => decode_snappy(body, len, None),
         "zstd" => {
             let out = decompress_zstd(body, limit)?;
-            decode::decode_remote_write_cached(&out, None, decoded_limit(out.len()))
-                .map_err(not_a_write_request)
+            decode::decode_remote_write_cached(&out, None).map_err(not_a_write_request)
         }
-        _ => decode::decode_remote_write_cached(body, None, decoded_limit(body.len()))
-            .map_err(not_a_write_request),
+        _ => decode::decode_remote_write_cached(body, None).map_err(not_a_write_request),
     }
 }
 
@@ -180,7 +172,7 @@ pub async fn remote_write(
         .to_ascii_lowercase();
     // Decoded structures cost a few times the protobuf bytes; reserve for
     // them before decompressing anything (the decoder refuses a request
-    // that would take more than `decoded_limit`).
+    // that would take more than `REMOTE_WRITE_EXPANSION` times).
     let limit = st.config.limits.max_request_bytes.saturating_mul(8);
     let decompressed_len = match decompressed_len(&encoding, &body, limit) {
         Ok(n) => n,
@@ -215,11 +207,9 @@ pub async fn remote_write(
                     Err(e) => return overloaded(&st, e),
                 }
             }
-            decode::decode_remote_write_cached(&out, cache, decoded_limit(out.len()))
-                .map_err(not_a_write_request)
+            decode::decode_remote_write_cached(&out, cache).map_err(not_a_write_request)
         }
-        _ => decode::decode_remote_write_cached(&body, cache, decoded_limit(body.len()))
-            .map_err(not_a_write_request),
+        _ => decode::decode_remote_write_cached(&body, cache).map_err(not_a_write_request),
     };
     let mut req = match decoded {
         Ok(r) => r,
