@@ -20,6 +20,7 @@ use prost::Message;
 
 use crate::ingest::kind_from_proto;
 use crate::series_cache::{key_hash, sequence_hash, SeriesCache};
+use crate::stream_refs::{Named, RefError, StreamRefs, MAX_SERIES_REF};
 
 /// What was wrong, without allocating (hot path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,12 @@ pub enum DecodeErrorKind {
     InexactInteger(i64),
     /// The request decodes to more than this many bytes.
     TooLarge(usize),
+    /// A `series_ref` past [`MAX_SERIES_REF`].
+    SeriesRefTooLarge(u32),
+    /// A `series_ref` without labels that names no series on the stream.
+    UndefinedSeriesRef(u32),
+    /// A `series_ref` without labels on a unary `Write`.
+    SeriesRefOutsideStream(u32),
 }
 
 /// A malformed write request; `field` says where (`message.field`).
@@ -89,6 +96,18 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::TooLarge(limit) => write!(
                 f,
                 "the request decodes to more than {limit} bytes (16 per sample, ~100 per series, plus label text); send smaller batches"
+            ),
+            DecodeErrorKind::SeriesRefTooLarge(n) => write!(
+                f,
+                "series_ref {n} is past the largest, {MAX_SERIES_REF}; number a stream's series densely from 1"
+            ),
+            DecodeErrorKind::UndefinedSeriesRef(n) => write!(
+                f,
+                "series_ref {n} names no series on this stream; send it once with its label_refs first"
+            ),
+            DecodeErrorKind::SeriesRefOutsideStream(n) => write!(
+                f,
+                "series_ref {n} without label_refs on a unary Write; numbered series last one WriteStream or WriteSession"
             ),
         }
     }
@@ -373,6 +392,21 @@ pub fn decode_write_request_cached(
     cache: Option<&SeriesCache>,
     limit: usize,
 ) -> Result<DecodedWrite, DecodeError> {
+    decode_write_request_stream(buf, cache, limit, None)
+}
+
+/// [`decode_write_request_cached`] for one message of a stream, with the
+/// stream's numbered series: a compact series with a `series_ref` and
+/// labels names it in `stream`; one with a `series_ref` alone comes back
+/// as the series named so (resolved, or with its labels), neither decoded
+/// nor looked up. Without `stream` (a unary `Write`) a `series_ref` alone
+/// is an error.
+pub fn decode_write_request_stream(
+    buf: &[u8],
+    cache: Option<&SeriesCache>,
+    limit: usize,
+    stream: Option<&mut StreamRefs>,
+) -> Result<DecodedWrite, DecodeError> {
     let cache = cache.filter(|c| c.enabled());
     let mut r = Reader::new(buf);
     let mut out = DecodedWrite::default();
@@ -380,6 +414,8 @@ pub fn decode_write_request_cached(
     // Compact series refer to symbols that may come after them.
     let mut symbols: Vec<&str> = Vec::new();
     let mut compact: Vec<&[u8]> = Vec::new();
+    // Series found by their stream number, not in the cache.
+    let mut numbered = 0;
     while r.has_more() {
         match r.key("WriteRequest")? {
             (1, w) => {
@@ -418,6 +454,8 @@ pub fn decode_write_request_cached(
             },
             cache,
             refs: Vec::new(),
+            stream,
+            numbered: 0,
         };
         out.batch.series.reserve(compact.len());
         for b in compact {
@@ -425,17 +463,24 @@ pub fn decode_write_request_cached(
             let s = c.series(b, index, &mut out.misses, &mut budget)?;
             out.batch.series.push(s);
         }
+        numbered = c.numbered;
     }
-    count_lookups(cache, &out.batch.series, &out.misses);
+    count_lookups(cache, &out.batch.series, numbered, &out.misses);
     Ok(out)
 }
 
-/// Adds a decoded request's cache hits (series that came back resolved)
-/// and misses to the cache's counters, once per request.
-fn count_lookups(cache: Option<&SeriesCache>, series: &[SeriesBatch], misses: &[CacheMiss]) {
+/// Adds a decoded request's cache hits (series that came back resolved,
+/// less the `numbered` ones found by their stream number) and misses to
+/// the cache's counters, once per request.
+fn count_lookups(
+    cache: Option<&SeriesCache>,
+    series: &[SeriesBatch],
+    numbered: usize,
+    misses: &[CacheMiss],
+) {
     if let Some(c) = cache {
-        let hits = series.iter().filter(|s| s.resolved.is_some()).count();
-        c.count(hits, misses.len());
+        let resolved = series.iter().filter(|s| s.resolved.is_some()).count();
+        c.count(resolved.saturating_sub(numbered), misses.len());
     }
 }
 
@@ -478,6 +523,10 @@ struct CompactReader<'a, 's> {
     symbol_hashes: Vec<u64>,
     cache: Option<&'s SeriesCache>,
     refs: Vec<u32>,
+    /// The stream's numbered series (`None`: a unary `Write`).
+    stream: Option<&'s mut StreamRefs>,
+    /// Series resolved through `stream` so far.
+    numbered: usize,
 }
 
 impl CompactReader<'_, '_> {
@@ -492,9 +541,11 @@ impl CompactReader<'_, '_> {
         const TS: &str = "CompactSeries.timestamp_deltas";
         const VALS: &str = "CompactSeries.values";
         const INTS: &str = "CompactSeries.integer_deltas";
+        const NUM: &str = "CompactSeries.series_ref";
         let mut r = Reader::new(b);
         self.refs.clear();
         let mut kind = 0i32;
+        let mut number = 0u32;
         let mut timestamps: Vec<i64> = Vec::new();
         let mut values: Vec<f64> = Vec::new();
         let (mut t, mut v) = (0i64, 0i64);
@@ -541,6 +592,11 @@ impl CompactReader<'_, '_> {
                     values.push(int_value(r.varint(INTS)?, &mut v)?);
                 }
                 (5, w) => return Err(wire_error(INTS, w)),
+                (6, w) => {
+                    expect_wire(w, VARINT, NUM)?;
+                    // prost keeps the low 32 bits of a uint32 varint.
+                    number = r.varint(NUM)? as u32;
+                }
                 (_, w) => r.skip(w, "CompactSeries")?,
             }
         }
@@ -550,7 +606,17 @@ impl CompactReader<'_, '_> {
                 kind: DecodeErrorKind::TwoValueForms,
             });
         }
-        let (labels, resolved) = self.labels(index, misses, budget)?;
+        let (labels, resolved) = if number != 0 && self.refs.is_empty() {
+            self.numbered(number, budget)?
+        } else {
+            let (labels, resolved) = self.labels(index, misses, budget)?;
+            if let (Some(stream), true) = (self.stream.as_deref_mut(), number != 0) {
+                stream
+                    .define(number, &labels, resolved.as_ref())
+                    .map_err(ref_error)?;
+            }
+            (labels, resolved)
+        };
         Ok(SeriesBatch {
             kind: kind_from_proto(kind),
             labels,
@@ -558,6 +624,33 @@ impl CompactReader<'_, '_> {
             values,
             resolved,
         })
+    }
+
+    /// What series `number` of the stream stands for: its head series, or
+    /// (not resolved, or refused) its labels, copied and charged.
+    fn numbered(
+        &mut self,
+        number: u32,
+        budget: &mut Budget,
+    ) -> Result<(Labels, Option<SeriesRef>), DecodeError> {
+        const NUM: &str = "CompactSeries.series_ref";
+        let Some(stream) = self.stream.as_deref_mut() else {
+            return Err(DecodeError {
+                field: NUM,
+                kind: DecodeErrorKind::SeriesRefOutsideStream(number),
+            });
+        };
+        match stream.get(number).map_err(ref_error)? {
+            Named::Series(r) => {
+                self.numbered += 1;
+                Ok((Labels::default(), Some(r)))
+            }
+            Named::Labels(l) => {
+                let text: usize = l.iter().map(|l| 48 + l.name.len() + l.value.len()).sum();
+                budget.take(text, NUM)?;
+                Ok((l.clone(), None))
+            }
+        }
     }
 
     /// The series' labels from `self.refs`, or its cached head series
@@ -633,6 +726,16 @@ impl CompactReader<'_, '_> {
             key: key.into(),
         });
         Ok((labels, None))
+    }
+}
+
+fn ref_error(e: RefError) -> DecodeError {
+    DecodeError {
+        field: "CompactSeries.series_ref",
+        kind: match e {
+            RefError::TooLarge(n) => DecodeErrorKind::SeriesRefTooLarge(n),
+            RefError::Undefined(n) => DecodeErrorKind::UndefinedSeriesRef(n),
+        },
     }
 }
 
@@ -880,7 +983,7 @@ fn remote_write(
             (_, w) => r.skip(w, "WriteRequest")?,
         }
     }
-    count_lookups(cache, &out.series, &out.misses);
+    count_lookups(cache, &out.series, 0, &out.misses);
     Ok(out)
 }
 

@@ -15,23 +15,30 @@ use tonic::codegen::{
     http, Body, BoxFuture, CompressionEncoding, Context, EnabledCompressionEncodings, Poll,
     Service, StdError,
 };
-use tonic::server::{ClientStreamingService, Grpc, NamedService, UnaryService};
+use tonic::server::{ClientStreamingService, Grpc, NamedService, StreamingService, UnaryService};
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstEncoder;
 
-use crate::decode::{decode_write_request_cached, DecodeErrorKind, DecodedWrite};
+use crate::decode::{decode_write_request_stream, DecodeErrorKind, DecodedWrite};
 use crate::ingest::{self, WriteError};
 use crate::state::{AppState, Overload};
+use crate::stream_refs::StreamRefs;
 
 const PROTOCOL: &str = "grpc";
 
+/// A stream's numbered series, shared by its decoder (which reads and
+/// names them) and its handler (which resolves them after each batch);
+/// the two take turns, one message at a time.
+pub type SharedRefs = Arc<parking_lot::Mutex<StreamRefs>>;
+
 /// Decodes `WriteRequest`s with the fast decoder and the server's series
-/// cache, encodes `WriteResponse`s with prost.
+/// cache (and, on a stream, the stream's numbered series), encodes
+/// `WriteResponse`s with prost.
 #[derive(Clone)]
-pub struct WriteCodec(Arc<AppState>);
+pub struct WriteCodec(Arc<AppState>, Option<SharedRefs>);
 
 #[derive(Clone)]
-pub struct WriteDecoder(Arc<AppState>);
+pub struct WriteDecoder(Arc<AppState>, Option<SharedRefs>);
 
 impl Codec for WriteCodec {
     type Encode = v1::WriteResponse;
@@ -44,7 +51,7 @@ impl Codec for WriteCodec {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        WriteDecoder(Arc::clone(&self.0))
+        WriteDecoder(Arc::clone(&self.0), self.1.clone())
     }
 }
 
@@ -70,13 +77,15 @@ impl Decoder for WriteDecoder {
         // What a request may decode to: compact series and one-byte packed
         // timestamps take more memory than wire bytes.
         let limit = self.0.config.limits.max_request_bytes.saturating_mul(2);
+        let mut refs = self.1.as_ref().map(|r| r.lock());
+        let refs = refs.as_deref_mut();
         // tonic hands one contiguous message; copy only if it ever is not.
         let res = if src.chunk().len() == n {
-            let r = decode_write_request_cached(src.chunk(), cache, limit);
+            let r = decode_write_request_stream(src.chunk(), cache, limit, refs);
             src.advance(n);
             r
         } else {
-            decode_write_request_cached(&src.copy_to_bytes(n), cache, limit)
+            decode_write_request_stream(&src.copy_to_bytes(n), cache, limit, refs)
         };
         res.map(Some).map_err(|e| match e.kind {
             DecodeErrorKind::TooLarge(_) => {
@@ -93,11 +102,12 @@ impl Decoder for WriteDecoder {
     }
 }
 
-/// Admits and stores one decoded batch.
+/// Admits and stores one decoded batch (of a stream with `refs`).
 async fn write_one(
     st: &Arc<AppState>,
     decoded: DecodedWrite,
     tenant: Option<&str>,
+    refs: Option<&SharedRefs>,
 ) -> Result<AppendOutcome, Status> {
     let DecodedWrite {
         mut batch,
@@ -122,7 +132,8 @@ async fn write_one(
             st.metrics.write_request(PROTOCOL, "overloaded");
             Status::resource_exhausted(e.to_string())
         })?;
-    let out = ingest::append_caching(st, batch, misses).await;
+    let refs = refs.map(|r| (Arc::clone(r), tenant.is_some()));
+    let out = ingest::append_caching(st, batch, misses, refs).await;
     drop(reservation);
     match out {
         Ok(o) => {
@@ -161,13 +172,13 @@ impl UnaryService<DecodedWrite> for WriteSvc {
         let st = Arc::clone(&self.0);
         Box::pin(async move {
             let id = writer(&st, request.metadata())?;
-            let o = write_one(&st, request.into_inner(), id.tenant.as_deref()).await?;
+            let o = write_one(&st, request.into_inner(), id.tenant.as_deref(), None).await?;
             Ok(Response::new(ingest::outcome_to_proto(&o)))
         })
     }
 }
 
-struct WriteStreamSvc(Arc<AppState>);
+struct WriteStreamSvc(Arc<AppState>, SharedRefs);
 
 impl ClientStreamingService<DecodedWrite> for WriteStreamSvc {
     type Response = v1::WriteResponse;
@@ -175,16 +186,60 @@ impl ClientStreamingService<DecodedWrite> for WriteStreamSvc {
 
     fn call(&mut self, request: Request<Streaming<DecodedWrite>>) -> Self::Future {
         let st = Arc::clone(&self.0);
+        let refs = Arc::clone(&self.1);
         Box::pin(async move {
             let id = writer(&st, request.metadata())?;
             let mut stream = request.into_inner();
             let mut total = v1::WriteResponse::default();
             // Each batch is durable before the next one is read.
             while let Some(batch) = stream.message().await? {
-                let o = write_one(&st, batch, id.tenant.as_deref()).await?;
+                let o = write_one(&st, batch, id.tenant.as_deref(), Some(&refs)).await?;
                 ingest::add_outcome(&mut total, &o);
             }
             Ok(Response::new(total))
+        })
+    }
+}
+
+struct WriteSessionSvc(Arc<AppState>, SharedRefs);
+
+/// Answers in flight on a session: the handler stores the next batch
+/// while the one before's answer is being sent.
+const SESSION_ANSWERS: usize = 2;
+
+impl StreamingService<DecodedWrite> for WriteSessionSvc {
+    type Response = v1::WriteResponse;
+    type ResponseStream = tokio_stream::wrappers::ReceiverStream<Result<v1::WriteResponse, Status>>;
+    type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
+
+    fn call(&mut self, request: Request<Streaming<DecodedWrite>>) -> Self::Future {
+        let st = Arc::clone(&self.0);
+        let refs = Arc::clone(&self.1);
+        Box::pin(async move {
+            let id = writer(&st, request.metadata())?;
+            let mut stream = request.into_inner();
+            let (tx, rx) = tokio::sync::mpsc::channel(SESSION_ANSWERS);
+            tokio::spawn(async move {
+                // Each batch is answered once durable, in order; the first
+                // failure (a malformed or refused batch, an overload) ends
+                // the session with its status, as a unary Write's would.
+                loop {
+                    let answer = match stream.message().await {
+                        Ok(Some(batch)) => write_one(&st, batch, id.tenant.as_deref(), Some(&refs))
+                            .await
+                            .map(|o| ingest::outcome_to_proto(&o)),
+                        Ok(None) => break,
+                        Err(s) => Err(s),
+                    };
+                    let failed = answer.is_err();
+                    if tx.send(answer).await.is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+                rx,
+            )))
         })
     }
 }
@@ -220,8 +275,9 @@ impl IngestServer {
         self
     }
 
-    fn grpc(&self) -> Grpc<WriteCodec> {
-        Grpc::new(WriteCodec(Arc::clone(&self.state)))
+    /// A call's codec: `refs` on a stream.
+    fn grpc(&self, refs: Option<SharedRefs>) -> Grpc<WriteCodec> {
+        Grpc::new(WriteCodec(Arc::clone(&self.state), refs))
             .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
             .apply_max_message_size_config(self.max_decoding_message_size, None)
     }
@@ -245,14 +301,22 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let mut grpc = self.grpc();
         let st = Arc::clone(&self.state);
+        let refs = SharedRefs::default();
         match req.uri().path() {
             "/nines.v1.Ingest/Write" => {
+                let mut grpc = self.grpc(None);
                 Box::pin(async move { Ok(grpc.unary(WriteSvc(st), req).await) })
             }
             "/nines.v1.Ingest/WriteStream" => {
-                Box::pin(async move { Ok(grpc.client_streaming(WriteStreamSvc(st), req).await) })
+                let mut grpc = self.grpc(Some(Arc::clone(&refs)));
+                let svc = WriteStreamSvc(st, refs);
+                Box::pin(async move { Ok(grpc.client_streaming(svc, req).await) })
+            }
+            "/nines.v1.Ingest/WriteSession" => {
+                let mut grpc = self.grpc(Some(Arc::clone(&refs)));
+                let svc = WriteSessionSvc(st, refs);
+                Box::pin(async move { Ok(grpc.streaming(svc, req).await) })
             }
             other => {
                 let status = Status::unimplemented(format!("no method {other}"));

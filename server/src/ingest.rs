@@ -169,22 +169,70 @@ fn deltas(xs: impl Iterator<Item = i64>) -> Vec<i64> {
 /// Series as one compact gRPC write request (`symbols` and `compact`;
 /// ingest.proto): each distinct label string once, timestamps as deltas,
 /// a series' values as integer deltas when every one is an exact integer,
-/// else as doubles. What `nines write` sends; about a quarter of the bytes
-/// of the plain form for agent batches, decoded to the same samples.
+/// else as doubles. About a quarter of the bytes of the plain form for
+/// agent batches, decoded to the same samples.
 pub fn compact_request(series: &[SeriesBatch]) -> v1::WriteRequest {
+    compact_request_numbered(series, None)
+}
+
+/// The series numbers one client stream has given (`series_ref`): what
+/// `nines write` sends on `WriteStream`, and an agent on `WriteSession`.
+#[derive(Debug, Default)]
+pub struct SeriesNumbers {
+    numbers: HashMap<Labels, u32>,
+}
+
+impl SeriesNumbers {
+    /// Series numbered so far.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+}
+
+/// [`compact_request`] for one message of a stream: with `numbers`, a
+/// series new to the stream is sent with its labels and a new number, one
+/// sent before with its number alone (past
+/// [`MAX_SERIES_REF`](crate::stream_refs::MAX_SERIES_REF) numbers, and
+/// series without labels: with labels and no number).
+pub fn compact_request_numbered(
+    series: &[SeriesBatch],
+    mut numbers: Option<&mut SeriesNumbers>,
+) -> v1::WriteRequest {
     // Borrows the batch's strings; copied once into `symbols`.
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut symbols: Vec<String> = Vec::new();
     let mut compact = Vec::with_capacity(series.len());
     for s in series {
-        let mut label_refs = Vec::with_capacity(s.labels.len() * 2);
-        for l in s.labels.iter() {
-            for text in [l.name.as_str(), l.value.as_str()] {
-                let i = *index.entry(text).or_insert_with(|| {
-                    symbols.push(text.to_owned());
-                    (symbols.len() - 1) as u32
-                });
-                label_refs.push(i);
+        let (number, named) = match numbers.as_deref_mut() {
+            // A number without labels is a use: an empty label set (which
+            // the server refuses) is sent unnumbered.
+            None => (0, false),
+            Some(_) if s.labels.is_empty() => (0, false),
+            Some(n) => match n.numbers.get(&s.labels) {
+                Some(&k) => (k, true),
+                None if n.numbers.len() < crate::stream_refs::MAX_SERIES_REF as usize => {
+                    let k = n.numbers.len() as u32 + 1;
+                    n.numbers.insert(s.labels.clone(), k);
+                    (k, false)
+                }
+                None => (0, false),
+            },
+        };
+        let mut label_refs = Vec::new();
+        if !named {
+            label_refs.reserve(s.labels.len() * 2);
+            for l in s.labels.iter() {
+                for text in [l.name.as_str(), l.value.as_str()] {
+                    let i = *index.entry(text).or_insert_with(|| {
+                        symbols.push(text.to_owned());
+                        (symbols.len() - 1) as u32
+                    });
+                    label_refs.push(i);
+                }
             }
         }
         let (values, integer_deltas) = if s.values.iter().all(|&v| is_exact_integer(v)) {
@@ -198,6 +246,7 @@ pub fn compact_request(series: &[SeriesBatch]) -> v1::WriteRequest {
             timestamp_deltas: deltas(s.timestamps.iter().copied()),
             values,
             integer_deltas,
+            series_ref: number,
         });
     }
     v1::WriteRequest {
@@ -267,22 +316,31 @@ fn record_metadata(meta: &[prometheus::MetricMetadata], state: &AppState) {
 /// Appends on a blocking thread: returns once the stored samples are
 /// durable under the sync policy.
 pub async fn append(state: &Arc<AppState>, batch: WriteBatch) -> Result<AppendOutcome, WriteError> {
-    append_caching(state, batch, Vec::new()).await
+    append_caching(state, batch, Vec::new(), None).await
 }
 
 /// [`append`], first resolving the series the series cache missed and
 /// remembering them (series with labels the head refuses are left to the
 /// append, which reports them).
+///
+/// On a stream, `refs` (the stream's numbered series, and whether the
+/// stream is a tenant's) are resolved after the append: the series the
+/// batch named by labels exist then.
 pub async fn append_caching(
     state: &Arc<AppState>,
     mut batch: WriteBatch,
     misses: Vec<CacheMiss>,
+    refs: Option<(crate::grpc_ingest::SharedRefs, bool)>,
 ) -> Result<AppendOutcome, WriteError> {
     let st = Arc::clone(state);
     let task = move || {
         st.series_cache
             .remember(&st.engine, &mut batch.series, misses);
-        st.engine.append(&batch)
+        let out = st.engine.append(&batch);
+        if let (Some((refs, scoped)), Ok(_)) = (refs, &out) {
+            refs.lock().resolve_pending(&st.engine, scoped);
+        }
+        out
     };
     match tokio::task::spawn_blocking(task).await {
         Ok(r) => Ok(r?),

@@ -41,6 +41,7 @@ pub mod report;
 pub mod series_cache;
 pub mod slo_ops;
 pub mod state;
+pub mod stream_refs;
 pub mod tls;
 pub mod warmup;
 

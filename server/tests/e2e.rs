@@ -350,6 +350,112 @@ async fn a_compact_request_too_large_decoded_is_resource_exhausted() {
     assert_eq!(r.accepted, 1_000);
 }
 
+/// Numbered series on a session: each batch answered in order once
+/// stored; after the first, batches carry series numbers alone and land in
+/// the same series (the same on `WriteStream`). A number never named ends
+/// the session with INVALID_ARGUMENT naming it, after the batches before
+/// it were answered; a unary `Write` refuses a number alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_sessions_name_each_series_once() {
+    use nines_engine::{Labels, SeriesBatch, SeriesKind};
+    use nines_server::ingest::{compact_request_numbered, SeriesNumbers};
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path()).await;
+    let mut c = ingest_client(&s).await;
+    let batch = |name: &str, t: i64| {
+        ["a", "b"]
+            .iter()
+            .map(|job| SeriesBatch {
+                labels: Labels::from_pairs(&[("__name__", name), ("job", job)]),
+                kind: SeriesKind::Counter,
+                timestamps: vec![t, t + 1],
+                values: vec![t as f64, t as f64 + 0.5],
+                resolved: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut numbers = SeriesNumbers::default();
+    let requests: Vec<v1::WriteRequest> = (0..4)
+        .map(|i| compact_request_numbered(&batch("up", 1_000 * (i + 1)), Some(&mut numbers)))
+        .collect();
+    assert_eq!(requests[0].compact[1].series_ref, 2);
+    assert!(requests[1].symbols.is_empty());
+    assert!(requests[1].compact.iter().all(|c| c.label_refs.is_empty()));
+    let mut answers = c
+        .write_session(tokio_stream_iter(requests.into_iter()))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut accepted = Vec::new();
+    while let Some(a) = answers.message().await.unwrap() {
+        accepted.push(a.accepted);
+    }
+    assert_eq!(accepted, vec![4, 4, 4, 4]);
+    let snap = s.state.engine.snapshot();
+    let m = nines_engine::index::parse_selector("up").unwrap();
+    let found = snap.select(&m, i64::MIN, i64::MAX).unwrap();
+    assert_eq!(found.len(), 2, "two series, not one per batch");
+    for h in &found {
+        let (mut ts, mut vs) = (vec![], vec![]);
+        snap.read_samples(
+            h,
+            i64::MIN,
+            i64::MAX,
+            &mut Default::default(),
+            &mut ts,
+            &mut vs,
+        )
+        .unwrap();
+        assert_eq!(
+            ts,
+            vec![1_000, 1_001, 2_000, 2_001, 3_000, 3_001, 4_000, 4_001]
+        );
+    }
+    drop(snap);
+
+    // WriteStream: the same numbering, one total at the end.
+    let mut numbers = SeriesNumbers::default();
+    let requests: Vec<v1::WriteRequest> = (0..3)
+        .map(|i| compact_request_numbered(&batch("down", 1_000 * (i + 1)), Some(&mut numbers)))
+        .collect();
+    let r = c
+        .write_stream(tokio_stream_iter(requests.into_iter()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.accepted, r.rejected_samples), (12, 0), "{r:?}");
+
+    // A number never named: the batch before it is answered, then the
+    // session ends with the error.
+    let unnamed = v1::WriteRequest {
+        compact: vec![v1::CompactSeries {
+            series_ref: 7,
+            timestamp_deltas: vec![9_000],
+            values: vec![1.0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let first =
+        compact_request_numbered(&batch("later", 5_000), Some(&mut SeriesNumbers::default()));
+    let mut answers = c
+        .write_session(tokio_stream_iter(vec![first, unnamed.clone()].into_iter()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answers.message().await.unwrap().unwrap().accepted, 4);
+    let e = answers.message().await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("series_ref 7 names no series"),
+        "{}",
+        e.message()
+    );
+    let e = c.write(unnamed).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("unary Write"), "{}", e.message());
+}
+
 fn tokio_stream_iter<T: Send + 'static>(
     items: impl Iterator<Item = T> + Send + 'static,
 ) -> impl tonic::IntoStreamingRequest<Message = T> {

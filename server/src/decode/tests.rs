@@ -92,6 +92,7 @@ fn compact_series() -> impl Strategy<Value = v1::CompactSeries> {
                 timestamp_deltas,
                 values,
                 integer_deltas,
+                series_ref: 0,
             }
         })
 }
@@ -841,4 +842,95 @@ proptest! {
             .count();
         prop_assert_eq!(hits, resolvable);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// A stream of compact requests numbering its series (a few label sets
+    /// met again and again, within a batch too, some of them refused by
+    /// the head) decodes message by message, with and without the series
+    /// cache, to the batches sent: numbered series come back resolved to
+    /// the head series of their labels, or with their labels.
+    #[test]
+    fn numbered_streams_decode_to_the_batches_sent(
+        pool in prop::collection::vec(prop::collection::vec(label_strategy(), 0..3), 1..4),
+        named in prop::collection::vec(any::<bool>(), 4),
+        mut stream in prop::collection::vec(batch_strategy(), 1..5),
+        cached in any::<bool>(),
+    ) {
+        let pool: Vec<Labels> = pool
+            .into_iter()
+            .zip(named)
+            .map(|(mut l, named)| {
+                if named {
+                    l.push(("__name__".into(), "m".into()));
+                }
+                Labels::new(l.into_iter().map(|(n, v)| Label::new(n, v)).collect())
+            })
+            .collect();
+        for (k, batch) in stream.iter_mut().enumerate() {
+            for (j, s) in batch.iter_mut().enumerate() {
+                s.labels = pool[(j + k) % pool.len()].clone();
+            }
+        }
+        let (_dir, engine) = scratch_engine();
+        let cache = SeriesCache::new(if cached { 1024 } else { 0 });
+        let mut numbers = crate::ingest::SeriesNumbers::default();
+        let mut refs = StreamRefs::default();
+        for batch in &stream {
+            let req = crate::ingest::compact_request_numbered(batch, Some(&mut numbers));
+            let buf = req.encode_to_vec();
+            let d = decode_write_request_stream(&buf, Some(&cache), usize::MAX, Some(&mut refs))
+                .unwrap();
+            let mut series = d.batch.series;
+            settle(&mut series, d.misses, &cache, &engine);
+            prop_assert_eq!(key(&series), key(batch));
+            refs.resolve_pending(&engine, false);
+        }
+        prop_assert!(refs.len() <= pool.len());
+    }
+}
+
+#[test]
+fn series_numbers_name_their_errors() {
+    let num = "CompactSeries.series_ref";
+    let once = |n: u32, labels: bool| {
+        v1::WriteRequest {
+            symbols: vec!["__name__".into(), "up".into()],
+            compact: vec![v1::CompactSeries {
+                label_refs: if labels { vec![0, 1] } else { vec![] },
+                timestamp_deltas: vec![1],
+                values: vec![1.0],
+                series_ref: n,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+    let mut refs = StreamRefs::default();
+    let mut stream = |buf: &[u8]| {
+        decode_write_request_stream(buf, None, usize::MAX, Some(&mut refs)).map(|_| ())
+    };
+    let err = |kind| Err(DecodeError { field: num, kind });
+    assert_eq!(
+        stream(&once(3, false)),
+        err(DecodeErrorKind::UndefinedSeriesRef(3))
+    );
+    assert_eq!(
+        stream(&once(MAX_SERIES_REF + 1, true)),
+        err(DecodeErrorKind::SeriesRefTooLarge(MAX_SERIES_REF + 1))
+    );
+    assert_eq!(stream(&once(3, true)), Ok(()));
+    assert_eq!(stream(&once(3, false)), Ok(()));
+    // A unary Write: a number with labels is a definition nothing uses;
+    // alone, an error.
+    let unary = |buf: &[u8]| decode_write_request_cached(buf, None, usize::MAX).map(|_| ());
+    assert_eq!(unary(&once(3, true)), Ok(()));
+    assert_eq!(
+        unary(&once(3, false)),
+        err(DecodeErrorKind::SeriesRefOutsideStream(3))
+    );
+    let e = decode_write_request_cached(&once(3, false), None, usize::MAX).unwrap_err();
+    assert!(e.to_string().contains("unary Write"), "{e}");
 }

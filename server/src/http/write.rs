@@ -225,7 +225,7 @@ pub async fn remote_write(
         crate::auth::scope_batch(&mut batch, t);
         misses.clear();
     }
-    let result = ingest::append_caching(&st, batch, misses).await;
+    let result = ingest::append_caching(&st, batch, misses, None).await;
     drop(reservation);
     drop(extra);
     match result {
