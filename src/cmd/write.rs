@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use nines_proto::v1;
-use nines_server::ingest::{compact_request, labels_from_proto};
+use nines_server::ingest::{compact_request_numbered, labels_from_proto, SeriesNumbers};
 
 use super::input::{check_files, read_file, InputArgs, Report};
 use super::{progress_bar, EXIT_FAILURE};
@@ -11,8 +11,10 @@ use super::{progress_bar, EXIT_FAILURE};
 /// Send OpenMetrics / Prometheus text or JSON-lines files to a server.
 ///
 /// Streams batches over gRPC (`nines.v1.Ingest/WriteStream`); each batch is
-/// durable on the server before the next is sent. Prints what was stored,
-/// duplicated (already there: re-sending a file is safe) and refused.
+/// durable on the server before the next is sent, and each series' labels
+/// travel once per file (later batches name it by number). Prints what was
+/// stored, duplicated (already there: re-sending a file is safe) and
+/// refused.
 /// Exits 1 when anything was refused or the server could not be reached.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,11 +56,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let reader = std::thread::spawn(move || {
             let mut rep = Report::new(input.max_errors);
             let mut sent = 0u64;
+            let mut numbers = SeriesNumbers::default();
             let stats = read_file(&p, &input, &mut |chunk, bytes| {
                 rep.note_chunk(&p, &chunk);
                 sent += chunk.batch.sample_count() as u64;
-                // The compact form: a quarter of the bytes, same samples.
-                let req = compact_request(&chunk.batch.series);
+                // The compact form (a quarter of the bytes, same samples),
+                // each series' labels once per stream.
+                let req = compact_request_numbered(&chunk.batch.series, Some(&mut numbers));
                 pb2.set_position(base + bytes);
                 tx.blocking_send(req)
                     .map_err(|_| anyhow::anyhow!("the write stream ended early"))
