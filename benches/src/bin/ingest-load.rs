@@ -22,10 +22,14 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use nines_benches::harness::{
-    cpu_seconds, grpc_body, grpc_compact_body, remote_write_body, start_nines, PreEncoded, Server,
+    cpu_seconds, grpc_body, remote_write_body, start_nines, PreEncoded, Server,
 };
 use nines_benches::workload::{Workload, WorkloadConfig};
+use nines_engine::Labels;
 use nines_proto::v1;
+use nines_server::ingest::compact_request;
+use prost::Message;
+use std::collections::HashMap;
 
 #[derive(Parser)]
 #[command(
@@ -49,11 +53,16 @@ struct Args {
     preset: String,
     #[arg(long)]
     days: Option<i64>,
-    /// Which gRPC encodings of the same batches to measure: `compact`
-    /// (reported as "nines gRPC (native)": what `nines write` sends),
-    /// `plain` (the `series` field), or `both`.
-    #[arg(long, default_value = "both", value_parser = ["compact", "plain", "both"])]
-    grpc_form: String,
+    /// Which gRPC forms of the same batches to measure, comma-separated:
+    /// `session` (reported as "nines gRPC (native)": an agent's
+    /// `WriteSession` stream, each series' labels sent once and numbered,
+    /// each batch sent after the one before was answered), `compact`
+    /// (unary `Write` calls of the compact form, labels in every request),
+    /// `plain` (unary, the `series` field); `both` is compact and plain,
+    /// `all` the three.
+    #[arg(long, default_value = "all", value_delimiter = ',',
+          value_parser = ["session", "compact", "plain", "both", "all"])]
+    grpc_form: Vec<String>,
     /// Samples per write request.
     #[arg(long, default_value_t = 10_000)]
     batch: usize,
@@ -172,6 +181,13 @@ struct Encoded {
     samples: Vec<u64>,
     grpc: Vec<bytes::Bytes>,
     grpc_compact: Vec<bytes::Bytes>,
+    /// Each request for a `WriteSession`, its series numbered the same on
+    /// every session (by first appearance in the workload): with labels,
+    /// for a session that has not named all of them yet, and without.
+    session_named: Vec<bytes::Bytes>,
+    session_bare: Vec<bytes::Bytes>,
+    /// The numbers each request uses.
+    session_numbers: Vec<Vec<u32>>,
     remote_write: Vec<bytes::Bytes>,
 }
 
@@ -180,12 +196,36 @@ fn encode(workload: &Workload, batch: usize) -> Encoded {
         samples: Vec::new(),
         grpc: Vec::new(),
         grpc_compact: Vec::new(),
+        session_named: Vec::new(),
+        session_bare: Vec::new(),
+        session_numbers: Vec::new(),
         remote_write: Vec::new(),
     };
+    let mut numbers: HashMap<Labels, u32> = HashMap::new();
     for b in workload.batches(batch) {
         e.samples.push(b.sample_count() as u64);
         e.grpc.push(grpc_body(&b).into());
-        e.grpc_compact.push(grpc_compact_body(&b).into());
+        let mut named = compact_request(&b.series);
+        e.grpc_compact.push(named.encode_to_vec().into());
+        let used: Vec<u32> = b
+            .series
+            .iter()
+            .map(|s| {
+                let next = numbers.len() as u32 + 1;
+                *numbers.entry(s.labels.clone()).or_insert(next)
+            })
+            .collect();
+        for (c, &n) in named.compact.iter_mut().zip(&used) {
+            c.series_ref = n;
+        }
+        let mut bare = named.clone();
+        bare.symbols.clear();
+        for c in &mut bare.compact {
+            c.label_refs.clear();
+        }
+        e.session_named.push(named.encode_to_vec().into());
+        e.session_bare.push(bare.encode_to_vec().into());
+        e.session_numbers.push(used);
         e.remote_write.push(remote_write_body(&b).into());
     }
     e
@@ -340,6 +380,110 @@ async fn grpc(args: &Args, samples: &[u64], bodies: Vec<bytes::Bytes>, on: bool,
     );
 }
 
+/// Pushes pre-encoded requests to a fresh nines on `concurrency`
+/// `WriteSession` streams, one per connection; each worker takes the next
+/// request as the unary forms' workers do, sends it once its session's
+/// batch before was answered, without labels when its session has named
+/// every series of it already; reports them as `name`.
+async fn grpc_session(args: &Args, enc: &Arc<Encoded>, on: bool, name: &str) {
+    let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
+    let pid = s.child.id().to_string();
+    let grpc = s.grpc.expect("grpc address");
+    let mut channels = Vec::new();
+    for _ in 0..args.concurrency {
+        channels.push(
+            tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+                .expect("endpoint")
+                .connect()
+                .await
+                .expect("connect"),
+        );
+    }
+    let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
+    let total: u64 = enc.samples.iter().sum();
+    let next = Arc::new(AtomicUsize::new(0));
+    let t = Instant::now();
+    let workers: Vec<_> = channels
+        .into_iter()
+        .map(|channel| {
+            let (enc, next) = (Arc::clone(enc), Arc::clone(&next));
+            tokio::spawn(async move {
+                let take = || {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    (i < enc.samples.len()).then_some(i)
+                };
+                let mut named: Vec<bool> = Vec::new();
+                // The body for request i on this session.
+                let mut body = |i: usize| {
+                    let used = &enc.session_numbers[i];
+                    if used.iter().all(|&n| named.get(n as usize) == Some(&true)) {
+                        return enc.session_bare[i].clone();
+                    }
+                    for &n in used {
+                        if named.len() <= n as usize {
+                            named.resize(n as usize + 1, false);
+                        }
+                        named[n as usize] = true;
+                    }
+                    enc.session_named[i].clone()
+                };
+                let Some(mut i) = take() else {
+                    return;
+                };
+                let mut client =
+                    tonic::client::Grpc::new(channel).max_encoding_message_size(64 << 20);
+                client.ready().await.expect("ready");
+                let (tx, rx) = tokio::sync::mpsc::channel::<PreEncoded>(1);
+                let mut req = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+                if on {
+                    req.metadata_mut().insert(
+                        "authorization",
+                        format!("Bearer {TOKEN}").parse().expect("metadata"),
+                    );
+                }
+                tx.send(PreEncoded(body(i))).await.expect("send");
+                let codec = tonic_prost::ProstCodec::<PreEncoded, v1::WriteResponse>::default();
+                let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+                    "/nines.v1.Ingest/WriteSession",
+                );
+                let mut answers = client
+                    .streaming(req, path, codec)
+                    .await
+                    .expect("session")
+                    .into_inner();
+                loop {
+                    let r = answers
+                        .message()
+                        .await
+                        .expect("answer")
+                        .expect("an answer per batch");
+                    assert_eq!(
+                        r.accepted + r.duplicates,
+                        enc.samples[i],
+                        "{:?}",
+                        r.rejected.first()
+                    );
+                    let Some(n) = take() else {
+                        break;
+                    };
+                    i = n;
+                    tx.send(PreEncoded(body(i))).await.expect("send");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("session worker");
+    }
+    report(
+        name,
+        total,
+        t.elapsed(),
+        cpu_seconds("self") - c0,
+        cpu_seconds(&pid) - s0,
+    );
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args = Args::parse();
@@ -446,18 +590,35 @@ async fn measure_all(args: &Args, enc: &Arc<Encoded>, total: u64) {
         } else {
             ", auth off"
         };
-        let forms: &[(bool, &str)] = match args.grpc_form.as_str() {
-            "compact" => &[(true, "nines gRPC (native)")],
-            "plain" => &[(false, "nines gRPC (plain)")],
-            _ => &[(true, "nines gRPC (native)"), (false, "nines gRPC (plain)")],
+        let asked = |form: &str| {
+            args.grpc_form.iter().any(|f| {
+                f == form || f == "all" || (f == "both" && (form == "compact" || form == "plain"))
+            })
         };
-        for &(compact, name) in forms {
-            let bodies = if compact {
-                enc.grpc_compact.clone()
-            } else {
-                enc.grpc.clone()
-            };
-            grpc(args, &enc.samples, bodies, on, &format!("{name}{tag}")).await;
+        if asked("session") {
+            grpc_session(args, enc, on, &format!("nines gRPC (native){tag}")).await;
+        }
+        if asked("compact") {
+            let bodies = enc.grpc_compact.clone();
+            grpc(
+                args,
+                &enc.samples,
+                bodies,
+                on,
+                &format!("nines gRPC (compact){tag}"),
+            )
+            .await;
+        }
+        if asked("plain") {
+            let bodies = enc.grpc.clone();
+            grpc(
+                args,
+                &enc.samples,
+                bodies,
+                on,
+                &format!("nines gRPC (plain){tag}"),
+            )
+            .await;
         }
         // nines, remote-write
         {

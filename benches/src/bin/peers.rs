@@ -17,8 +17,9 @@
 //!    a first run, then the median of `--runs`; answers compared with the
 //!    generator's exact ones and nines's PromQL with Prometheus's;
 //! 5. ingest: `ingest-load` pushes the same pre-encoded remote-write
-//!    batches to each (and gRPC to nines), client CPU reported; three
-//!    rounds, each system's median run;
+//!    batches to each (and gRPC to nines: an agent's `WriteSession`, and
+//!    unary compact `Write` calls), client CPU reported; three rounds, each
+//!    system's median run;
 //! 6. peak RSS of each database's processes over load and queries;
 //! 7. one table, and the figures as JSON (`--json`).
 //!
@@ -676,7 +677,11 @@ fn main() {
                 .arg(&args.nines)
                 // three rounds, each system's median: one run of the
                 // small scale lasts a quarter of a second
-                .args(["--preset", preset, "--days", "1", "--runs", "3", "--peer"])
+                .args(["--preset", preset, "--days", "1", "--runs", "3"])
+                // native: an agent's WriteSession (each series' labels
+                // once per stream); compact: unary Write calls, labels in
+                // every request
+                .args(["--grpc-form", "session,compact", "--peer"])
                 .arg(&args.victoria_metrics)
                 .arg("--prometheus")
                 .arg("prometheus")
@@ -775,6 +780,13 @@ fn main() {
         line(
             "native gRPC ingest vs their remote-write (M/s)",
             grpc_n,
+            rw_p,
+            rw_v,
+            "M",
+        );
+        line(
+            "  same, unary Write, labels in every request",
+            rate("nines gRPC (compact)"),
             rw_p,
             rw_v,
             "M",
