@@ -200,6 +200,13 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             })
         }
         None => tokio::spawn(async move {
+            use axum::serve::ListenerExt;
+            // Answers leave at once (as the TLS listener's and gRPC's do):
+            // Nagle's algorithm would hold a response's tail until the
+            // client acknowledged its head.
+            let http_listener = http_listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(http_listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = http_stop.wait_for(|s| *s).await;
