@@ -302,18 +302,23 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let st = Arc::clone(&self.state);
-        let refs = SharedRefs::default();
+        let stream_refs = || {
+            let gauges = Arc::clone(&st.metrics.write_streams);
+            Arc::new(parking_lot::Mutex::new(StreamRefs::counted(gauges)))
+        };
         match req.uri().path() {
             "/nines.v1.Ingest/Write" => {
                 let mut grpc = self.grpc(None);
                 Box::pin(async move { Ok(grpc.unary(WriteSvc(st), req).await) })
             }
             "/nines.v1.Ingest/WriteStream" => {
+                let refs = stream_refs();
                 let mut grpc = self.grpc(Some(Arc::clone(&refs)));
                 let svc = WriteStreamSvc(st, refs);
                 Box::pin(async move { Ok(grpc.client_streaming(svc, req).await) })
             }
             "/nines.v1.Ingest/WriteSession" => {
+                let refs = stream_refs();
                 let mut grpc = self.grpc(Some(Arc::clone(&refs)));
                 let svc = WriteSessionSvc(st, refs);
                 Box::pin(async move { Ok(grpc.streaming(svc, req).await) })

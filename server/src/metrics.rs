@@ -97,6 +97,9 @@ pub struct Metrics {
     pub report_warm_finished_s: AtomicU64,
     pub inflight_bytes_limit: u64,
     pub inflight_bytes: AtomicU64,
+    /// Open write streams (`WriteStream`, `WriteSession`) and the series
+    /// numbered on them (`crate::stream_refs`).
+    pub write_streams: std::sync::Arc<crate::stream_refs::StreamGauges>,
 }
 
 impl Metrics {
@@ -116,6 +119,7 @@ impl Metrics {
             report_warm_finished_s: AtomicU64::new(0),
             inflight_bytes_limit,
             inflight_bytes: AtomicU64::new(0),
+            write_streams: Default::default(),
         }
     }
 
@@ -277,6 +281,18 @@ impl Metrics {
             "nines_write_series_cache_entries",
             "Label sets in the series cache (limits.write_series_cache).",
             cache.len() as f64,
+        );
+        gauge(
+            &mut o,
+            "nines_write_streams",
+            "Open gRPC write streams (WriteStream, WriteSession).",
+            self.write_streams.streams.load(Relaxed) as f64,
+        );
+        gauge(
+            &mut o,
+            "nines_write_stream_series",
+            "Series numbered (series_ref) on open write streams, each held in its stream's table.",
+            self.write_streams.series.load(Relaxed) as f64,
         );
         for (name, help, v) in [
             (

@@ -16,6 +16,9 @@
 //! labels, so every later use is refused for the same reason, per series,
 //! like a batch carrying the labels would be.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
 use nines_engine::{Engine, Labels, SeriesRef};
 
 /// The largest series number a stream may use: the table is a vector as
@@ -29,12 +32,33 @@ enum Entry {
     Labels(Box<Labels>),
 }
 
+/// The server's open streams and the series numbered on them
+/// (`/metrics`: `nines_write_streams`, `nines_write_stream_series`).
+#[derive(Debug, Default)]
+pub struct StreamGauges {
+    pub streams: AtomicU64,
+    pub series: AtomicU64,
+}
+
 /// One stream's numbered series.
 #[derive(Default)]
 pub struct StreamRefs {
     entries: Vec<Option<Entry>>,
     /// Numbers whose entry holds labels to resolve after the batch.
     pending: Vec<u32>,
+    /// Numbers in use.
+    named: u64,
+    /// Where this stream counts itself and its numbers, while it lives.
+    gauges: Option<Arc<StreamGauges>>,
+}
+
+impl Drop for StreamRefs {
+    fn drop(&mut self) {
+        if let Some(g) = &self.gauges {
+            g.streams.fetch_sub(1, Relaxed);
+            g.series.fetch_sub(self.named, Relaxed);
+        }
+    }
 }
 
 /// Why a series number cannot be used.
@@ -55,6 +79,17 @@ pub enum Named<'a> {
 }
 
 impl StreamRefs {
+    /// A stream counted in `gauges` until it is dropped.
+    pub fn counted(gauges: Arc<StreamGauges>) -> StreamRefs {
+        gauges.streams.fetch_add(1, Relaxed);
+        StreamRefs {
+            entries: Vec::new(),
+            pending: Vec::new(),
+            named: 0,
+            gauges: Some(gauges),
+        }
+    }
+
     fn slot(&mut self, n: u32) -> Result<&mut Option<Entry>, RefError> {
         if n > MAX_SERIES_REF {
             return Err(RefError::TooLarge(n));
@@ -79,7 +114,12 @@ impl StreamRefs {
             None => Entry::Labels(Box::new(labels.clone())),
         };
         let pending = matches!(entry, Entry::Labels(_));
-        *self.slot(n)? = Some(entry);
+        if self.slot(n)?.replace(entry).is_none() {
+            self.named += 1;
+            if let Some(g) = &self.gauges {
+                g.series.fetch_add(1, Relaxed);
+            }
+        }
         if pending {
             self.pending.push(n);
         }
@@ -130,9 +170,9 @@ impl StreamRefs {
         }
     }
 
-    /// Numbers in use, for tests.
+    /// Numbers in use.
     pub fn len(&self) -> usize {
-        self.entries.iter().filter(|e| e.is_some()).count()
+        self.named as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -171,6 +211,8 @@ mod tests {
         refs.resolve_pending(&engine, true);
         assert!(matches!(refs.get(3).unwrap(), Named::Labels(_)));
         assert_eq!(refs.len(), 2);
+        refs.define(3, &labels("c"), None).unwrap();
+        assert_eq!(refs.len(), 2, "naming a number again replaces it");
         // A batch through the handle lands in the series of its labels.
         let batch = WriteBatch {
             series: vec![SeriesBatch {
@@ -182,5 +224,21 @@ mod tests {
             }],
         };
         assert_eq!(engine.append(&batch).unwrap().accepted, 1);
+    }
+
+    #[test]
+    fn streams_count_themselves_while_they_live() {
+        let g = Arc::new(StreamGauges::default());
+        let mut a = StreamRefs::counted(Arc::clone(&g));
+        let mut b = StreamRefs::counted(Arc::clone(&g));
+        for n in [1, 2, 2, 5] {
+            a.define(n, &labels("a"), None).unwrap();
+        }
+        b.define(1, &labels("b"), None).unwrap();
+        assert_eq!((g.streams.load(Relaxed), g.series.load(Relaxed)), (2, 4));
+        drop(a);
+        assert_eq!((g.streams.load(Relaxed), g.series.load(Relaxed)), (1, 1));
+        drop(b);
+        assert_eq!((g.streams.load(Relaxed), g.series.load(Relaxed)), (0, 0));
     }
 }

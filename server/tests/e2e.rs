@@ -454,6 +454,58 @@ async fn write_sessions_name_each_series_once() {
     let e = c.write(unnamed).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
     assert!(e.message().contains("unary Write"), "{}", e.message());
+
+    // /metrics counts open streams and the series numbered on them.
+    let gauges = || async {
+        let text = reqwest::get(format!("http://{}/metrics", s.http_addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+                .to_string()
+        };
+        (
+            value("nines_write_streams"),
+            value("nines_write_stream_series"),
+        )
+    };
+    // A stream's table goes when its handler has finished, just after its
+    // last answer.
+    let closed = || async {
+        let mut now = gauges().await;
+        for _ in 0..100 {
+            if now.0 == "0" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            now = gauges().await;
+        }
+        now
+    };
+    assert_eq!(closed().await, ("0".to_string(), "0".to_string()));
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut numbers = SeriesNumbers::default();
+    tx.send(compact_request_numbered(
+        &batch("open", 1_000),
+        Some(&mut numbers),
+    ))
+    .await
+    .unwrap();
+    let mut answers = c
+        .write_session(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answers.message().await.unwrap().unwrap().accepted, 4);
+    assert_eq!(gauges().await, ("1".to_string(), "2".to_string()));
+    drop(tx);
+    assert!(answers.message().await.unwrap().is_none());
+    assert_eq!(closed().await, ("0".to_string(), "0".to_string()));
 }
 
 fn tokio_stream_iter<T: Send + 'static>(
