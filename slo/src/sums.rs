@@ -20,6 +20,7 @@
 //! cached cut is answered without the cache.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ use nines_engine::index::Matcher;
 use nines_engine::read::{ReadScratch, SeriesHandle, Snapshot};
 use nines_engine::rollup::{bucket_end, floor_to, pair_increase, Counting, Summary};
 use nines_engine::types::is_stale_marker;
-use nines_engine::{Labels, TimestampMs};
+use nines_engine::{escape_label_value, Labels, TimestampMs};
 use parking_lot::Mutex;
 
 use crate::count::{prev_value, Piece, SELECT_BEFORE_MS};
@@ -195,14 +196,31 @@ impl SumsCache {
 
 /// The cache key: the engine (its label interner is one per engine) and
 /// the matchers in a canonical order.
+/// Built on every question: one string, the matchers written into it in
+/// (name, operator, value) order, each as it prints (`name="value"`,
+/// escaped, so the key reads back unambiguously).
 fn key(snap: &Snapshot, matchers: &[Matcher]) -> String {
-    let mut m: Vec<String> = matchers.iter().map(|m| m.to_string()).collect();
-    m.sort();
-    format!(
-        "{:x}/{}",
-        Arc::as_ptr(&snap.version().labels) as usize,
-        m.join(",")
-    )
+    let mut order: Vec<&Matcher> = matchers.iter().collect();
+    order.sort_by(|a, b| {
+        (&a.name, a.op.as_str(), &a.value).cmp(&(&b.name, b.op.as_str(), &b.value))
+    });
+    let text: usize = matchers
+        .iter()
+        .map(|m| m.name.len() + m.value.len() + 6)
+        .sum();
+    let mut k = String::with_capacity(20 + text);
+    let _ = write!(k, "{:x}/", Arc::as_ptr(&snap.version().labels) as usize);
+    for (i, m) in order.into_iter().enumerate() {
+        if i > 0 {
+            k.push(',');
+        }
+        k.push_str(&m.name);
+        k.push_str(m.op.as_str());
+        k.push('"');
+        escape_label_value(&m.value, &mut k);
+        k.push('"');
+    }
+    k
 }
 
 /// Where the engine's data begins, per kind of file: retention moving it
@@ -823,5 +841,33 @@ impl Sums {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+    use nines_engine::index::parse_selector;
+    use nines_engine::{Engine, EngineOptions};
+
+    #[test]
+    fn the_cache_key_is_the_matcher_set_in_canonical_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineOptions::new(dir.path()).background(false)).unwrap();
+        let snap = engine.snapshot();
+        let k = |sel: &str| key(&snap, &parse_selector(sel).unwrap());
+        let a = k(r#"{__name__="up",job="api",code=~"5.."}"#);
+        assert_eq!(a, k(r#"{code=~"5..",job="api",__name__="up"}"#));
+        assert!(
+            a.ends_with(r#"/__name__="up",code=~"5..",job="api""#),
+            "{a}"
+        );
+        // Operators and escaped values keep sets apart.
+        assert_ne!(a, k(r#"{__name__="up",job="api",code!~"5.."}"#));
+        assert_ne!(
+            k(r#"{job="a\",job=\"b"}"#),
+            k(r#"{job="a",job="b"}"#),
+            "a value holding a quote and a comma"
+        );
     }
 }
