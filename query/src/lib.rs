@@ -8,6 +8,7 @@
 //! - [`functions`]: the function table and one file per function family.
 //! - [`value`]: results and their Prometheus JSON encoding.
 //! - [`range_cache`]: step-aligned range results kept across queries.
+//! - [`parse_cache`]: parsed instant queries kept by their text.
 //! - [`error`]: query errors with their API error type and HTTP status.
 //!
 //! Data path: `parse` → `eval` (over an engine `Snapshot`: selectors load
@@ -20,6 +21,7 @@ pub mod error;
 pub mod eval;
 pub mod functions;
 mod gofmt;
+pub mod parse_cache;
 pub mod range_cache;
 pub mod syntax;
 pub mod value;

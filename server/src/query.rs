@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use nines_proto::v1;
 use nines_query::eval::validate_range;
 use nines_query::range_cache::RangeAnswer;
-use nines_query::{
-    eval_instant, parse, reads_only_slo_state, Cancel, QueryError, QueryOptions, Value,
-};
+use nines_query::{eval_instant, reads_only_slo_state, Cancel, QueryError, QueryOptions, Value};
 use tonic::Status;
 
 use crate::ingest::labels_to_proto;
@@ -167,7 +165,7 @@ fn ms(d: Duration) -> u64 {
 enum Job {
     Instant {
         time_ms: i64,
-        expr: nines_query::Expr,
+        expr: Arc<nines_query::Expr>,
     },
     Range {
         start_ms: i64,
@@ -224,7 +222,7 @@ async fn run(
     let job = match req.range {
         Range::Instant { time_ms } => Job::Instant {
             time_ms,
-            expr: parse(&req.query).map_err(QueryError::from)?,
+            expr: st.parsed.parse(&req.query).map_err(QueryError::from)?,
         },
         Range::Range {
             start_ms,

@@ -18,6 +18,10 @@ use crate::metrics::Metrics;
 /// Writes reserve their estimated memory in units of this many bytes.
 const PERMIT_BYTES: usize = 1024;
 
+/// Distinct instant queries kept parsed: what a fleet of dashboards and
+/// alert rules asks, a few kilobytes each at most.
+const PARSED_QUERIES: usize = 1024;
+
 /// Metric metadata reported by remote-write senders (`/api/v1/metadata`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricMeta {
@@ -50,6 +54,8 @@ pub struct AppState {
     pub series_cache: crate::series_cache::SeriesCache,
     /// Range-query results by query, step and grid, for dashboards.
     pub range_cache: nines_query::range_cache::RangeCache,
+    /// Instant queries parsed, by their text.
+    pub parsed: nines_query::parse_cache::ParseCache,
     /// False until startup finished and while shutting down (`/-/ready`).
     pub ready: AtomicBool,
     /// SLO burn-rate alerts (`/api/v1/alerts`, `/api/v1/rules`).
@@ -116,6 +122,7 @@ impl AppState {
             range_cache: nines_query::range_cache::RangeCache::new(
                 config.limits.query_range_cache_bytes,
             ),
+            parsed: nines_query::parse_cache::ParseCache::new(PARSED_QUERIES),
             ready: AtomicBool::new(false),
             config,
         })
