@@ -57,6 +57,24 @@ async fn query_client(
         .unwrap()
 }
 
+/// Every stored sample of one series: (timestamps, values).
+fn samples(
+    snap: &nines_engine::read::Snapshot,
+    h: &nines_engine::read::SeriesHandle,
+) -> (Vec<i64>, Vec<f64>) {
+    let (mut ts, mut vs) = (vec![], vec![]);
+    snap.read_samples(
+        h,
+        i64::MIN,
+        i64::MAX,
+        &mut Default::default(),
+        &mut ts,
+        &mut vs,
+    )
+    .unwrap();
+    (ts, vs)
+}
+
 /// (labels, samples) of one remote-write series.
 type RwSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
 
@@ -396,16 +414,7 @@ async fn write_sessions_name_each_series_once() {
     let found = snap.select(&m, i64::MIN, i64::MAX).unwrap();
     assert_eq!(found.len(), 2, "two series, not one per batch");
     for h in &found {
-        let (mut ts, mut vs) = (vec![], vec![]);
-        snap.read_samples(
-            h,
-            i64::MIN,
-            i64::MAX,
-            &mut Default::default(),
-            &mut ts,
-            &mut vs,
-        )
-        .unwrap();
+        let (ts, _) = samples(&snap, h);
         assert_eq!(
             ts,
             vec![1_000, 1_001, 2_000, 2_001, 3_000, 3_001, 4_000, 4_001]
@@ -478,7 +487,7 @@ async fn write_sessions_name_each_series_once() {
     // last answer.
     let closed = || async {
         let mut now = gauges().await;
-        for _ in 0..100 {
+        for _ in 0..500 {
             if now.0 == "0" {
                 break;
             }
@@ -547,16 +556,7 @@ async fn remote_write_keeps_stale_markers_and_answers_errors() {
     let snap = s.state.engine.snapshot();
     let m = nines_engine::index::parse_selector(r#"up{job="node"}"#).unwrap();
     let h = &snap.select(&m, i64::MIN, i64::MAX).unwrap()[0];
-    let (mut ts, mut vs) = (vec![], vec![]);
-    snap.read_samples(
-        h,
-        i64::MIN,
-        i64::MAX,
-        &mut Default::default(),
-        &mut ts,
-        &mut vs,
-    )
-    .unwrap();
+    let (_, vs) = samples(&snap, h);
     assert_eq!(vs[1].to_bits(), 0x7ff0_0000_0000_0002);
     drop(snap);
 

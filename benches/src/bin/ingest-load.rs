@@ -322,16 +322,11 @@ async fn remote_write(
     .await
 }
 
-/// Pushes pre-encoded gRPC write requests to a fresh nines and reports them
-/// as `name`.
-async fn grpc(args: &Args, samples: &[u64], bodies: Vec<bytes::Bytes>, on: bool, name: &str) {
-    let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
-    let pid = s.child.id().to_string();
-    let grpc = s.grpc.expect("grpc address");
-    // One connection per worker, as the remote-write client's pool
-    // has (a tonic channel is one HTTP/2 connection).
+/// `n` connections to a gRPC server, one per worker, as the remote-write
+/// client's pool has (a tonic channel is one HTTP/2 connection).
+async fn connect(grpc: SocketAddr, n: usize) -> Vec<tonic::transport::Channel> {
     let mut channels = Vec::new();
-    for _ in 0..args.concurrency {
+    for _ in 0..n {
         channels.push(
             tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
                 .expect("endpoint")
@@ -340,6 +335,16 @@ async fn grpc(args: &Args, samples: &[u64], bodies: Vec<bytes::Bytes>, on: bool,
                 .expect("connect"),
         );
     }
+    channels
+}
+
+/// Pushes pre-encoded gRPC write requests to a fresh nines and reports them
+/// as `name`.
+async fn grpc(args: &Args, samples: &[u64], bodies: Vec<bytes::Bytes>, on: bool, name: &str) {
+    let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
+    let pid = s.child.id().to_string();
+    let grpc = s.grpc.expect("grpc address");
+    let channels = connect(grpc, args.concurrency).await;
     let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
     let total = samples.iter().sum();
     let samples = samples.to_vec();
@@ -389,16 +394,7 @@ async fn grpc_session(args: &Args, enc: &Arc<Encoded>, on: bool, name: &str) {
     let s = start_nines(&args.nines, &auth_config(on), &["--sync", &args.sync]);
     let pid = s.child.id().to_string();
     let grpc = s.grpc.expect("grpc address");
-    let mut channels = Vec::new();
-    for _ in 0..args.concurrency {
-        channels.push(
-            tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-                .expect("endpoint")
-                .connect()
-                .await
-                .expect("connect"),
-        );
-    }
+    let channels = connect(grpc, args.concurrency).await;
     let (c0, s0) = (cpu_seconds("self"), cpu_seconds(&pid));
     let total: u64 = enc.samples.iter().sum();
     let next = Arc::new(AtomicUsize::new(0));
