@@ -145,10 +145,10 @@ impl StreamRefs {
             *slot = Entry::Labels(Box::new(r.labels()));
             self.pending.push(n);
         }
-        match slot {
-            Entry::Labels(l) => Ok(Named::Labels(l)),
-            Entry::Series(_) => unreachable!("replaced above"),
-        }
+        Ok(match slot {
+            Entry::Labels(l) => Named::Labels(l),
+            Entry::Series(r) => Named::Series(r.clone()),
+        })
     }
 
     /// After a batch was stored: resolves the series it named by labels
@@ -157,10 +157,11 @@ impl StreamRefs {
     /// the tenant's view, without the tenant label) nothing is resolved:
     /// resolving would create the unscoped series.
     pub fn resolve_pending(&mut self, engine: &Engine, scoped: bool) {
-        for n in std::mem::take(&mut self.pending) {
-            if scoped {
-                continue;
-            }
+        let pending = std::mem::take(&mut self.pending);
+        if scoped {
+            return;
+        }
+        for n in pending {
             let Some(Some(Entry::Labels(l))) = self.entries.get(n as usize) else {
                 continue;
             };
