@@ -646,7 +646,10 @@ impl CompactReader<'_, '_> {
                 Ok((Labels::default(), Some(r)))
             }
             Named::Labels(l) => {
-                let text: usize = l.iter().map(|l| 48 + l.name.len() + l.value.len()).sum();
+                let text: usize = l
+                    .iter()
+                    .map(|l| LABEL_COST + l.name.len() + l.value.len())
+                    .sum();
                 budget.take(text, NUM)?;
                 Ok((l.clone(), None))
             }
@@ -686,7 +689,7 @@ impl CompactReader<'_, '_> {
             let mut labels = Vec::with_capacity(refs.len() / 2);
             for p in refs.chunks_exact(2) {
                 let (name, value) = (symbol(p[0])?, symbol(p[1])?);
-                budget.take(48 + name.len() + value.len(), REFS)?;
+                budget.take(LABEL_COST + name.len() + value.len(), REFS)?;
                 labels.push(Label {
                     name: name.to_owned(),
                     value: value.to_owned(),

@@ -22,14 +22,9 @@ use tonic_prost::ProstEncoder;
 use crate::decode::{decode_write_request_stream, DecodeErrorKind, DecodedWrite};
 use crate::ingest::{self, WriteError};
 use crate::state::{AppState, Overload};
-use crate::stream_refs::StreamRefs;
+use crate::stream_refs::{SharedRefs, StreamRefs};
 
 const PROTOCOL: &str = "grpc";
-
-/// A stream's numbered series, shared by its decoder (which reads and
-/// names them) and its handler (which resolves them after each batch);
-/// the two take turns, one message at a time.
-pub type SharedRefs = Arc<parking_lot::Mutex<StreamRefs>>;
 
 /// Decodes `WriteRequest`s with the fast decoder and the server's series
 /// cache (and, on a stream, the stream's numbered series), encodes

@@ -330,7 +330,7 @@ pub async fn append_caching(
     state: &Arc<AppState>,
     mut batch: WriteBatch,
     misses: Vec<CacheMiss>,
-    refs: Option<(crate::grpc_ingest::SharedRefs, bool)>,
+    refs: Option<(crate::stream_refs::SharedRefs, bool)>,
 ) -> Result<AppendOutcome, WriteError> {
     let st = Arc::clone(state);
     let task = move || {

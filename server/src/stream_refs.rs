@@ -61,6 +61,11 @@ impl Drop for StreamRefs {
     }
 }
 
+/// A stream's numbered series, shared by its decoder (which reads and
+/// names them) and its handler (which resolves them after each batch);
+/// the two take turns, one message at a time.
+pub type SharedRefs = Arc<parking_lot::Mutex<StreamRefs>>;
+
 /// Why a series number cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefError {

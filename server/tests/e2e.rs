@@ -57,6 +57,16 @@ async fn query_client(
         .unwrap()
 }
 
+/// The server's `/metrics` page.
+async fn metrics_text(s: &RunningServer) -> String {
+    reqwest::get(format!("http://{}/metrics", s.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Every stored sample of one series: (timestamps, values).
 fn samples(
     snap: &nines_engine::read::Snapshot,
@@ -466,12 +476,7 @@ async fn write_sessions_name_each_series_once() {
 
     // /metrics counts open streams and the series numbered on them.
     let gauges = || async {
-        let text = reqwest::get(format!("http://{}/metrics", s.http_addr))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&s).await;
         let value = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -877,12 +882,7 @@ async fn overload_answers_429_and_resource_exhausted_and_keeps_serving() {
         ),
         "{err}"
     );
-    let m = reqwest::get(format!("http://{}/metrics", s.http_addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&s).await;
     assert!(m.contains("outcome=\"overloaded\""), "{m}");
     tokio::time::sleep(Duration::from_millis(10)).await;
     s.shutdown().await.unwrap();

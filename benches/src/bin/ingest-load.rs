@@ -594,27 +594,11 @@ async fn measure_all(args: &Args, enc: &Arc<Encoded>, total: u64) {
         if asked("session") {
             grpc_session(args, enc, on, &format!("nines gRPC (native){tag}")).await;
         }
-        if asked("compact") {
-            let bodies = enc.grpc_compact.clone();
-            grpc(
-                args,
-                &enc.samples,
-                bodies,
-                on,
-                &format!("nines gRPC (compact){tag}"),
-            )
-            .await;
-        }
-        if asked("plain") {
-            let bodies = enc.grpc.clone();
-            grpc(
-                args,
-                &enc.samples,
-                bodies,
-                on,
-                &format!("nines gRPC (plain){tag}"),
-            )
-            .await;
+        for (form, bodies) in [("compact", &enc.grpc_compact), ("plain", &enc.grpc)] {
+            if asked(form) {
+                let name = format!("nines gRPC ({form}){tag}");
+                grpc(args, &enc.samples, bodies.clone(), on, &name).await;
+            }
         }
         // nines, remote-write
         {
