@@ -444,6 +444,13 @@ fn main() {
             promql: Some(q("", format!("1 - (sum(increase({bad}[30d])) / sum(increase({total}[30d]))) / {budget}"), None)),
         },
         Asked {
+            name: "SLO: 30d burn rate",
+            kind: "slo",
+            exact: Some(b30 / (budget * t30)),
+            nines: q("", r#"slo_burn_rate("checkout-availability", 30d)"#.into(), None),
+            promql: Some(q("", format!("(sum(increase({bad}[30d])) / sum(increase({total}[30d]))) / {budget}"), None)),
+        },
+        Asked {
             name: "SLO: 1h burn rate",
             kind: "slo",
             exact: Some(b1 / (budget * t1)),
