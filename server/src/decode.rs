@@ -155,6 +155,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// [`Reader::varint`] for a packed column's elements, where two- and
+    /// three-byte varints are common (timestamp deltas of 1 s to 17 min
+    /// zigzagged, counter increments past 63): those read inline too.
+    #[inline]
+    fn packed_varint(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        match self.buf.get(self.pos..) {
+            Some(&[b0, ..]) if b0 < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b0))
+            }
+            Some(&[b0, b1, ..]) if b1 < 0x80 => {
+                self.pos += 2;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+            }
+            Some(&[b0, b1, b2, ..]) if b2 < 0x80 => {
+                self.pos += 3;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7 | u64::from(b2) << 14)
+            }
+            _ => self.varint_slow(field),
+        }
+    }
+
     #[inline(never)]
     fn varint_slow(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         let err = |kind| DecodeError { field, kind };
@@ -506,7 +528,7 @@ fn packed_varints<T>(
     out.reserve(n);
     let mut p = Reader::new(packed);
     while p.has_more() {
-        out.push(f(p.varint(field)?)?);
+        out.push(f(p.packed_varint(field)?)?);
     }
     Ok(n)
 }

@@ -580,9 +580,10 @@ fn a_remote_write_that_decodes_past_its_budget_is_refused() {
 }
 
 proptest! {
-    /// `varint` (one-byte fast path) reads every varint as the byte loop
-    /// does: each length from 1 to 10 bytes, at the end of the buffer and
-    /// before other bytes, and truncated ones.
+    /// `varint` (one-byte fast path) and `packed_varint` (up to three
+    /// bytes inline) read every varint as the byte loop does: each length
+    /// from 1 to 10 bytes, at the end of the buffer and before other bytes,
+    /// and truncated ones.
     #[test]
     fn varints_read_as_the_byte_loop_does(
         v in prop_oneof![any::<u64>(), (0u32..64).prop_map(|b| 1u64 << b), (0u32..64).prop_map(|b| (1u64 << b) - 1)],
@@ -596,12 +597,17 @@ proptest! {
         let mut r = Reader::new(&b);
         prop_assert_eq!(r.varint("f"), Ok(v));
         prop_assert_eq!(r.pos, n);
+        let mut p = Reader::new(&b);
+        prop_assert_eq!(p.packed_varint("f"), Ok(v));
+        prop_assert_eq!(p.pos, n);
         let mut slow = Reader::new(&b);
         prop_assert_eq!(slow.varint_slow("f"), Ok(v));
         let short = &b[..cut.min(n - 1)];
         let (mut r, mut slow) = (Reader::new(short), Reader::new(short));
         prop_assert_eq!(r.varint("f"), slow.varint_slow("f"));
         prop_assert!(r.varint("f").is_err());
+        let mut p = Reader::new(short);
+        prop_assert!(p.packed_varint("f").is_err());
     }
 }
 
