@@ -10,11 +10,15 @@
 //!   target/release/examples/decode_count [compact|plain]
 //! ```
 //!
-//! The "Collected" line is the decoder's instruction count.
+//! The "Collected" line is the decoder's instruction count, allocation
+//! included: the allocator is the server's.
 
 use nines_benches::harness::{grpc_body, grpc_compact_body};
 use nines_benches::workload::{Workload, WorkloadConfig};
 use nines_server::decode::decode_write_request_fast;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let form = std::env::args().nth(1).unwrap_or_else(|| "compact".into());

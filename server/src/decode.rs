@@ -512,12 +512,22 @@ fn unzigzag(n: u64) -> i64 {
     ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
+/// How a packed column's elements run: deltas (timestamp deltas, counter
+/// increments) are mostly one to three bytes; absolute millisecond
+/// timestamps are six, where the short-varint checks would only cost.
+#[derive(Clone, Copy, PartialEq)]
+enum Elements {
+    Short,
+    Long,
+}
+
 /// Appends a packed varint column, each element through `f`, after
 /// charging the budget 8 bytes per element; returns how many there were.
 #[inline]
 fn packed_varints<T>(
     packed: &[u8],
     field: &'static str,
+    elements: Elements,
     budget: &mut Budget,
     out: &mut Vec<T>,
     mut f: impl FnMut(u64) -> Result<T, DecodeError>,
@@ -528,7 +538,11 @@ fn packed_varints<T>(
     out.reserve(n);
     let mut p = Reader::new(packed);
     while p.has_more() {
-        out.push(f(p.packed_varint(field)?)?);
+        let v = match elements {
+            Elements::Short => p.packed_varint(field)?,
+            Elements::Long => p.varint(field)?,
+        };
+        out.push(f(v)?);
     }
     Ok(n)
 }
@@ -590,10 +604,17 @@ impl CompactReader<'_, '_> {
                     kind = r.varint("CompactSeries.kind")? as i32;
                 }
                 (3, LEN) => {
-                    packed_varints(r.bytes(TS)?, TS, budget, &mut timestamps, |d| {
-                        t = t.wrapping_add(unzigzag(d));
-                        Ok(t)
-                    })?;
+                    packed_varints(
+                        r.bytes(TS)?,
+                        TS,
+                        Elements::Short,
+                        budget,
+                        &mut timestamps,
+                        |d| {
+                            t = t.wrapping_add(unzigzag(d));
+                            Ok(t)
+                        },
+                    )?;
                 }
                 (3, VARINT) => {
                     budget.take(8, TS)?;
@@ -603,9 +624,14 @@ impl CompactReader<'_, '_> {
                 (3, w) => return Err(wire_error(TS, w)),
                 (4, w) => doubles |= r.doubles(w, VALS, budget, &mut values)? > 0,
                 (5, LEN) => {
-                    let n = packed_varints(r.bytes(INTS)?, INTS, budget, &mut values, |d| {
-                        int_value(d, &mut v)
-                    })?;
+                    let n = packed_varints(
+                        r.bytes(INTS)?,
+                        INTS,
+                        Elements::Short,
+                        budget,
+                        &mut values,
+                        |d| int_value(d, &mut v),
+                    )?;
                     integers |= n > 0;
                 }
                 (5, VARINT) => {
@@ -920,7 +946,14 @@ fn series_samples(
                 kind = r.varint("SeriesSamples.kind")? as i32;
             }
             (3, LEN) => {
-                packed_varints(r.bytes(TS)?, TS, budget, &mut timestamps, |v| Ok(v as i64))?;
+                packed_varints(
+                    r.bytes(TS)?,
+                    TS,
+                    Elements::Long,
+                    budget,
+                    &mut timestamps,
+                    |v| Ok(v as i64),
+                )?;
             }
             (3, VARINT) => {
                 budget.take(8, TS)?;
