@@ -3,12 +3,42 @@
 //! instead of panicking.
 
 /// Appends `v` as an unsigned LEB128 varint.
+#[inline]
 pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Writes `v` as a varint into `buf` at `at` (room for ten bytes there);
+/// returns the position after it. Up to three bytes (a timestamp delta
+/// under 17 minutes) without a loop, behind one bounds check.
+#[inline]
+pub fn write_uvarint(buf: &mut [u8], at: usize, mut v: u64) -> usize {
+    if let (true, Some(b)) = (v < 1 << 21, buf.get_mut(at..at + 3)) {
+        if v < 0x80 {
+            b[0] = v as u8;
+            return at + 1;
+        }
+        b[0] = v as u8 | 0x80;
+        if v < 1 << 14 {
+            b[1] = (v >> 7) as u8;
+            return at + 2;
+        }
+        b[1] = (v >> 7) as u8 | 0x80;
+        b[2] = (v >> 14) as u8;
+        return at + 3;
+    }
+    let mut i = at;
+    while v >= 0x80 {
+        buf[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    buf[i] = v as u8;
+    i + 1
 }
 
 /// Appends `v` zigzag-encoded as a varint (small magnitudes stay small).
@@ -181,6 +211,21 @@ mod tests {
             prop_assert_eq!(c.varint("i").unwrap(), i);
             prop_assert_eq!(c.str("s").unwrap(), s.as_str());
             prop_assert!(c.is_empty());
+        }
+
+        /// `write_uvarint` writes the bytes `put_uvarint` appends, every
+        /// length from one to ten bytes, at any position.
+        #[test]
+        fn written_varints_are_the_appended_ones(
+            v in prop_oneof![any::<u64>(), (0u32..64).prop_map(|b| 1u64 << b), (0u32..64).prop_map(|b| (1u64 << b) - 1)],
+            at in 0usize..4,
+        ) {
+            let mut want = Vec::new();
+            put_uvarint(&mut want, v);
+            let mut buf = vec![0xAAu8; at + 10];
+            let end = write_uvarint(&mut buf, at, v);
+            prop_assert_eq!(&buf[at..end], &want[..]);
+            prop_assert!(buf[..at].iter().all(|&b| b == 0xAA));
         }
 
         #[test]

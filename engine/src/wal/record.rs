@@ -17,7 +17,7 @@ use std::fmt;
 
 use super::frame::{self, FrameTooLarge};
 use super::{WalLabels, WalSeries};
-use crate::bytes::Cursor as ByteCursor;
+use crate::bytes::{put_uvarint, write_uvarint, Cursor as ByteCursor};
 use crate::types::{Label, Labels, SeriesKind};
 
 /// Record types on disk. 0 is never used, so a zero-filled region can never
@@ -147,15 +147,6 @@ const MAX_ENTRY_SAMPLES: usize = 32 * 1024;
 const MIN_ENTRY_BYTES: usize = 4 + 1 + 1 + 8;
 /// Smallest label: empty name, value length, one value byte.
 const MIN_LABEL_BYTES: usize = 3;
-
-#[inline]
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
 
 #[inline]
 fn zigzag(v: i64) -> u64 {
@@ -315,35 +306,6 @@ fn put_entry(out: &mut Vec<u8>, id: u32, ts: &[i64], vs: &[f64], max_ts: &mut i6
     }
     n += vs.len() * 8;
     out.truncate(at + n);
-}
-
-/// Writes `v` as a varint into `buf` at `at` (room for ten bytes there);
-/// returns the position after it. Up to three bytes (a timestamp delta
-/// under 17 minutes) without a loop, behind one bounds check.
-#[inline]
-fn write_uvarint(buf: &mut [u8], at: usize, mut v: u64) -> usize {
-    if let (true, Some(b)) = (v < 1 << 21, buf.get_mut(at..at + 3)) {
-        if v < 0x80 {
-            b[0] = v as u8;
-            return at + 1;
-        }
-        b[0] = v as u8 | 0x80;
-        if v < 1 << 14 {
-            b[1] = (v >> 7) as u8;
-            return at + 2;
-        }
-        b[1] = (v >> 7) as u8 | 0x80;
-        b[2] = (v >> 14) as u8;
-        return at + 3;
-    }
-    let mut i = at;
-    while v >= 0x80 {
-        buf[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    buf[i] = v as u8;
-    i + 1
 }
 
 /// A bounds-checked reader over a payload.
