@@ -515,7 +515,7 @@ fn unzigzag(n: u64) -> i64 {
 /// How a packed column's elements run: deltas (timestamp deltas, counter
 /// increments) are mostly one to three bytes; absolute millisecond
 /// timestamps are six, where the short-varint checks would only cost.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Elements {
     Short,
     Long,

@@ -4,32 +4,17 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::{ingest_client, label, metrics_text, query_client, server_with};
 use nines_proto::prometheus as pw;
 use nines_proto::v1;
-use nines_server::{start, Config, RunningServer};
+use nines_server::RunningServer;
 use prost::Message;
 use serde_json::Value;
 
-async fn server_with(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> RunningServer {
-    let mut cfg = Config {
-        data_dir: dir.to_path_buf(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        grpc_listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    tweak(&mut cfg);
-    start(cfg).await.expect("server starts")
-}
-
 async fn server(dir: &std::path::Path) -> RunningServer {
     server_with(dir, |_| {}).await
-}
-
-fn label(n: &str, v: &str) -> v1::Label {
-    v1::Label {
-        name: n.into(),
-        value: v.into(),
-    }
 }
 
 fn series(name: &str, job: &str, ts: Vec<i64>, vs: Vec<f64>) -> v1::SeriesSamples {
@@ -39,32 +24,6 @@ fn series(name: &str, job: &str, ts: Vec<i64>, vs: Vec<f64>) -> v1::SeriesSample
         timestamps: ts,
         values: vs,
     }
-}
-
-async fn ingest_client(
-    s: &RunningServer,
-) -> v1::ingest_client::IngestClient<tonic::transport::Channel> {
-    v1::ingest_client::IngestClient::connect(format!("http://{}", s.grpc_addr))
-        .await
-        .unwrap()
-}
-
-async fn query_client(
-    s: &RunningServer,
-) -> v1::query_client::QueryClient<tonic::transport::Channel> {
-    v1::query_client::QueryClient::connect(format!("http://{}", s.grpc_addr))
-        .await
-        .unwrap()
-}
-
-/// The server's `/metrics` page.
-async fn metrics_text(s: &RunningServer) -> String {
-    reqwest::get(format!("http://{}/metrics", s.http_addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// Every stored sample of one series: (timestamps, values).

@@ -1,4 +1,4 @@
-//! Helpers shared by the query and Grafana end-to-end tests: a server on
+//! Helpers shared by the server's end-to-end tests: a server on
 //! port 0 with a temporary directory, clients, and a small data set.
 
 #![allow(dead_code)]
