@@ -18,8 +18,8 @@
 //!    generator's exact ones and nines's PromQL with Prometheus's;
 //! 5. ingest: `ingest-load` pushes the same pre-encoded remote-write
 //!    batches to each (and gRPC to nines: an agent's `WriteSession`, and
-//!    unary compact `Write` calls), client CPU reported; three rounds, each
-//!    system's median run;
+//!    unary compact `Write` calls), client CPU reported; `--ingest-rounds`
+//!    rounds (5), each system's median run;
 //! 6. peak RSS of each database's processes over load and queries;
 //! 7. one table, and the figures as JSON (`--json`).
 //!
@@ -75,6 +75,13 @@ struct Args {
     /// harness out).
     #[arg(long, default_value_t = 30)]
     days: i64,
+    /// Ingest rounds (each round one run of every system, so they share
+    /// the machine's quiet and busy spells); each system's median run is
+    /// kept. A burst of host contention lasting a few seconds can take two
+    /// of three consecutive rounds of one system; five keep its median out
+    /// of it.
+    #[arg(long, default_value_t = 5)]
+    ingest_rounds: usize,
     /// Leave out the ingest comparison.
     #[arg(long)]
     no_ingest: bool,
@@ -682,9 +689,10 @@ fn main() {
                 .env("RUST_BACKTRACE", "0")
                 .arg("--nines")
                 .arg(&args.nines)
-                // three rounds, each system's median: one run of the
-                // small scale lasts a quarter of a second
-                .args(["--preset", preset, "--days", "1", "--runs", "3"])
+                // rounds, each system's median: one run of the small
+                // scale lasts a quarter of a second
+                .args(["--preset", preset, "--days", "1", "--runs"])
+                .arg(args.ingest_rounds.to_string())
                 // native: an agent's WriteSession (each series' labels
                 // once per stream); compact: unary Write calls, labels in
                 // every request
