@@ -80,8 +80,8 @@ struct Args {
     /// kept. A burst of host contention lasting a few seconds can take two
     /// of three consecutive rounds of one system; five keep its median out
     /// of it.
-    #[arg(long, default_value_t = 5)]
-    ingest_rounds: usize,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    ingest_rounds: u32,
     /// Leave out the ingest comparison.
     #[arg(long)]
     no_ingest: bool,
