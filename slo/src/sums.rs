@@ -28,7 +28,7 @@ use nines_engine::index::Matcher;
 use nines_engine::read::{ReadScratch, SeriesHandle, Snapshot};
 use nines_engine::rollup::{bucket_end, floor_to, pair_increase, Counting, Summary};
 use nines_engine::types::is_stale_marker;
-use nines_engine::{escape_label_value, Labels, TimestampMs};
+use nines_engine::{Labels, TimestampMs};
 use parking_lot::Mutex;
 
 use crate::count::{prev_value, Piece, SELECT_BEFORE_MS};
@@ -196,6 +196,7 @@ impl SumsCache {
 
 /// The cache key: the engine (its label interner is one per engine) and
 /// the matchers in a canonical order.
+///
 /// Built on every question: one string, the matchers written into it in
 /// (name, operator, value) order, each as it prints (`name="value"`,
 /// escaped, so the key reads back unambiguously).
@@ -214,11 +215,7 @@ fn key(snap: &Snapshot, matchers: &[Matcher]) -> String {
         if i > 0 {
             k.push(',');
         }
-        k.push_str(&m.name);
-        k.push_str(m.op.as_str());
-        k.push('"');
-        escape_label_value(&m.value, &mut k);
-        k.push('"');
+        m.write_into(&mut k);
     }
     k
 }

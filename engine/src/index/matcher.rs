@@ -197,11 +197,24 @@ impl Matcher {
     }
 }
 
+impl Matcher {
+    /// Appends the matcher as it prints (`name="value"`, the value
+    /// escaped) to `out`: for keys built from many matchers without a
+    /// string per matcher.
+    pub fn write_into(&self, out: &mut String) {
+        out.push_str(&self.name);
+        out.push_str(self.op.as_str());
+        out.push('"');
+        escape_label_value(&self.value, out);
+        out.push('"');
+    }
+}
+
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut v = String::new();
-        escape_label_value(&self.value, &mut v);
-        write!(f, "{}{}\"{}\"", self.name, self.op.as_str(), v)
+        let mut s = String::new();
+        self.write_into(&mut s);
+        f.write_str(&s)
     }
 }
 
