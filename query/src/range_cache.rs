@@ -32,6 +32,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use nines_engine::read::Snapshot;
 use nines_engine::Labels;
 use parking_lot::Mutex;
@@ -110,45 +111,33 @@ impl Key {
 }
 
 /// One series' fixed points, with their JSON already written: a hit costs
-/// a copy of bytes, not a float formatting per point.
+/// no float formatting per point, and its text goes out from here without
+/// a copy ([`RangeAnswer::response_pieces`]).
 pub struct CachedSeries {
     labels: Labels,
     points: Vec<(i64, f64)>,
     /// `[t,"v"],[t,"v"],...` as the query API writes points.
-    json: Vec<u8>,
+    json: Bytes,
     /// Where each point's text ends in `json`.
     ends: Vec<u32>,
 }
 
-impl CachedSeries {
-    fn new(labels: Labels, points: &[(i64, f64)]) -> CachedSeries {
-        let mut s = CachedSeries {
-            labels,
-            points: Vec::with_capacity(points.len()),
-            json: Vec::with_capacity(points.len() * 36),
-            ends: Vec::with_capacity(points.len()),
-        };
-        for &(t, v) in points {
-            s.push(t, v);
-        }
-        s
-    }
+/// A [`CachedSeries`] being written.
+struct Writing {
+    labels: Labels,
+    points: Vec<(i64, f64)>,
+    json: Vec<u8>,
+    ends: Vec<u32>,
+}
 
-    /// A part's points, the cached ones' text copied.
-    fn from_part(p: &Part) -> CachedSeries {
-        let fresh = p.fresh.as_ref().map_or(&[][..], |s| &s.points[..]);
-        let mut s = CachedSeries::new(p.labels().clone(), &[]);
-        if let Some((c, r)) = p.cached.as_ref().filter(|(_, r)| !r.is_empty()) {
-            let text = c.json_of(r);
-            let base = c.ends[r.end - 1] - text.len() as u32;
-            s.json.extend_from_slice(text);
-            s.ends.extend(c.ends[r.clone()].iter().map(|&e| e - base));
-            s.points.extend_from_slice(&c.points[r.clone()]);
+impl Writing {
+    fn new(labels: Labels, points: usize) -> Writing {
+        Writing {
+            labels,
+            points: Vec::with_capacity(points),
+            json: Vec::with_capacity(points * 36),
+            ends: Vec::with_capacity(points),
         }
-        for &(t, v) in fresh {
-            s.push(t, v);
-        }
-        s
     }
 
     fn push(&mut self, t: i64, v: f64) {
@@ -162,6 +151,46 @@ impl CachedSeries {
         self.points.push((t, v));
     }
 
+    fn done(self) -> CachedSeries {
+        CachedSeries {
+            labels: self.labels,
+            points: self.points,
+            json: Bytes::from(self.json),
+            ends: self.ends,
+        }
+    }
+}
+
+impl CachedSeries {
+    fn new(labels: Labels, points: &[(i64, f64)]) -> CachedSeries {
+        let mut s = Writing::new(labels, points.len());
+        for &(t, v) in points {
+            s.push(t, v);
+        }
+        s.done()
+    }
+
+    /// A part's points, the cached ones' text copied.
+    fn from_part(p: &Part) -> CachedSeries {
+        let fresh = p.fresh.as_ref().map_or(&[][..], |s| &s.points[..]);
+        let cached = p.cached.as_ref().filter(|(_, r)| !r.is_empty());
+        let mut s = Writing::new(
+            p.labels().clone(),
+            cached.map_or(0, |(_, r)| r.len()) + fresh.len(),
+        );
+        if let Some((c, r)) = cached {
+            let text = c.json_of(r);
+            let base = c.ends[r.end - 1] - text.len() as u32;
+            s.json.extend_from_slice(text);
+            s.ends.extend(c.ends[r.clone()].iter().map(|&e| e - base));
+            s.points.extend_from_slice(&c.points[r.clone()]);
+        }
+        for &(t, v) in fresh {
+            s.push(t, v);
+        }
+        s.done()
+    }
+
     /// The indexes of the points in `[from, to]`.
     fn within(&self, from: i64, to: i64) -> Range<usize> {
         let a = self.points.partition_point(|p| p.0 < from);
@@ -169,14 +198,19 @@ impl CachedSeries {
         a..b.max(a)
     }
 
-    /// The JSON text of points `r` (not empty).
-    fn json_of(&self, r: &Range<usize>) -> &[u8] {
+    /// Where the JSON text of points `r` (not empty) lies in `json`.
+    fn text_range(&self, r: &Range<usize>) -> Range<usize> {
         let from = if r.start == 0 {
             0
         } else {
             self.ends[r.start - 1] as usize + 1
         };
-        &self.json[from..self.ends[r.end - 1] as usize]
+        from..self.ends[r.end - 1] as usize
+    }
+
+    /// The JSON text of points `r` (not empty).
+    fn json_of(&self, r: &Range<usize>) -> &[u8] {
+        &self.json[self.text_range(r)]
     }
 
     fn bytes(&self) -> usize {
@@ -282,44 +316,56 @@ impl RangeAnswer {
     }
 
     /// The whole success response, byte for byte what
-    /// `into_value().write_response(..)` writes.
-    pub fn write_response(&self, warnings: &[&str], out: &mut Vec<u8>) {
-        let points: usize = self
-            .parts
-            .iter()
-            .map(|p| {
-                p.cached.as_ref().map_or(0, |(c, r)| c.json_of(r).len())
-                    + p.fresh.as_ref().map_or(0, |s| s.points.len() * 36)
-            })
-            .sum();
-        out.reserve(points + self.parts.len() * 128 + 128);
+    /// `into_value().write_response(..)` writes, in pieces to be sent one
+    /// after another: cached points' text of at least [`SHARED_TEXT_MIN`]
+    /// bytes is a piece of the cache entry's own memory (a 7-day panel's
+    /// ~150 KB goes to the socket without being copied into a response
+    /// first); everything else is written into the pieces between.
+    pub fn response_pieces(&self, warnings: &[&str]) -> Vec<Bytes> {
+        let mut pieces = Vec::new();
+        let mut out = Vec::with_capacity(512);
         out.extend_from_slice(br#"{"status":"success","data":{"resultType":"matrix","result":["#);
         for (i, p) in self.parts.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"metric":"#);
-            write_labels(p.labels(), out);
+            write_labels(p.labels(), &mut out);
             out.extend_from_slice(br#","values":["#);
             let mut any = false;
             if let Some((c, r)) = &p.cached {
-                out.extend_from_slice(c.json_of(r));
+                let text = c.text_range(r);
+                if text.len() >= SHARED_TEXT_MIN {
+                    pieces.push(Bytes::from(std::mem::take(&mut out)));
+                    pieces.push(c.json.slice(text));
+                    out.reserve(512);
+                } else {
+                    out.extend_from_slice(&c.json[text]);
+                }
                 any = true;
             }
             for &(t, v) in p.fresh.iter().flat_map(|s| &s.points) {
                 if any {
                     out.push(b',');
                 }
-                write_point(t, v, out);
+                write_point(t, v, &mut out);
                 any = true;
             }
             out.extend_from_slice(b"]}");
         }
         out.extend_from_slice(b"]}");
-        Value::write_warnings(warnings, out);
+        Value::write_warnings(warnings, &mut out);
         out.push(b'}');
+        pieces.push(Bytes::from(out));
+        pieces
     }
 }
+
+/// Cached points' text this long or longer goes out as a piece of the
+/// cache entry ([`RangeAnswer::response_pieces`]); shorter text is copied,
+/// so that an answer of many small series stays a few pieces (each piece
+/// is one more buffer in the socket write).
+pub const SHARED_TEXT_MIN: usize = 16 << 10;
 
 /// The cache; one per server, shared by all queries.
 pub struct RangeCache {

@@ -261,6 +261,79 @@ async fn range_results_are_cached_and_follow_new_data() {
     s.shutdown().await.unwrap();
 }
 
+/// A panel of thousands of points answered from the cache goes out whole:
+/// its cached text is sent from the cache entry as its own piece, the
+/// `Content-Length` is the body's length, and the body is byte for byte
+/// what the same query computed afresh gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_cached_panel_is_sent_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with(dir.path(), |_| {}).await;
+    let (t0, n) = (1_700_000_000_000i64, 3_000i64);
+    let ts: Vec<i64> = (0..n).map(|i| t0 + i * 15_000).collect();
+    let w = ingest_client(&s)
+        .await
+        .write(v1::WriteRequest {
+            series: vec![v1::SeriesSamples {
+                labels: vec![label("__name__", "temperature"), label("room", "a")],
+                kind: v1::SeriesKind::Gauge as i32,
+                timestamps: ts.clone(),
+                values: (0..n).map(|i| (i as f64).sin() * 20.0 + 0.1).collect(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(w.accepted, n as u64, "{w:?}");
+    s.state.engine.flush(true).unwrap();
+    let ask = |query: &'static str| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("query", query),
+                ("start", &secs(t0)),
+                ("end", &secs(ts[ts.len() - 1])),
+                ("step", "15"),
+            ])
+            .finish();
+        let url = format!("http://{}/api/v1/query_range", s.http_addr);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let length: usize = r.headers()["content-length"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let body = r.bytes().await.unwrap();
+            assert_eq!(length, body.len());
+            body
+        }
+    };
+    let q = "temperature * 2";
+    let first = ask(q).await;
+    let hit = ask(q).await;
+    assert_eq!(
+        metric(&s, "nines_query_range_cache_hits_total").await,
+        1.0,
+        "the repeat came from the cache"
+    );
+    assert!(hit.len() > 100_000, "{} bytes", hit.len());
+    assert_eq!(hit, first);
+    assert_eq!(hit, ask("temperature * 2 ").await, "a fresh evaluation");
+    let v: Value = serde_json::from_slice(&hit).unwrap();
+    let points = v["data"]["result"][0]["values"].as_array().unwrap();
+    assert_eq!(points.len(), n as usize);
+    assert_eq!(num(&points[7]), (7f64.sin() * 20.0 + 0.1) * 2.0);
+    s.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_errors_carry_prometheus_types_and_statuses() {
     let dir = tempfile::tempdir().unwrap();

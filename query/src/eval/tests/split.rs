@@ -211,9 +211,38 @@ fn cached_answers_equal_fresh_ones() {
     let snap = db.engine.snapshot();
     let cut = snap.version().persisted_through.expect("flushed");
     assert!(cut > D && cut < DAYS * D, "the last day partly in the head");
-    let cache = RangeCache::new(64 << 20);
     let (opts, cancel) = (QueryOptions::default(), Cancel::new());
-    let step = 5 * M;
+    // at a 1-minute step a 12-hour series' cached text passes
+    // SHARED_TEXT_MIN and goes out as a piece of the cache entry
+    for step in [5 * M, M] {
+        let (cache, shared) = (RangeCache::new(64 << 20), &mut 0);
+        cached_rounds(&db, &cache, cut, step, &opts, &cancel, shared);
+        let st = cache.stats();
+        let n = QUERIES.len() as u64;
+        // rounds 0 and 3 miss (new grids), 1 and 2 reuse earlier steps, 4
+        // and 5 are all cached, 6 too unless the cut is a millisecond
+        // before a step
+        assert_eq!((st.misses, st.uncacheable), (2 * n, 0));
+        assert_eq!(st.partial_hits + st.hits, 5 * n);
+        assert!(st.hits >= 2 * n, "{st:?}");
+        assert!(st.entries > 0 && st.bytes > 0);
+        if step == M {
+            assert!(*shared > 0, "no cached text was sent as its own piece");
+        }
+    }
+}
+
+/// The rounds of [`cached_answers_equal_fresh_ones`] at one step; counts
+/// in `shared` the answers that sent cached text as its own piece.
+fn cached_rounds(
+    db: &Db,
+    cache: &RangeCache,
+    cut: i64,
+    step: i64,
+    opts: &QueryOptions,
+    cancel: &Cancel,
+    shared: &mut usize,
+) {
     for q in QUERIES {
         // a 12-hour panel over the cut, refreshed every few minutes, and
         // a second viewer whose grid is offset by a minute
@@ -234,28 +263,22 @@ fn cached_answers_equal_fresh_ones() {
             // just past the cut, before the step after it
             (6, first + 20 * M, cut + 1),
         ] {
+            let snap = db.engine.snapshot();
             let answer = cache
-                .range_query(&snap, q, start, end, step, &opts, &cancel)
+                .range_query(&snap, q, start, end, step, opts, cancel)
                 .unwrap_or_else(|e| panic!("{q}: {e}"));
-            let mut json = Vec::new();
-            answer.write_response(&[], &mut json);
+            let pieces = answer.response_pieces(&[]);
+            *shared += usize::from(pieces.len() > 1);
+            let json = pieces.concat();
             let Value::Matrix(got) = answer.into_value() else {
                 panic!("{q}: not a matrix");
             };
-            let want = range(&db, q, start, end, step);
+            let want = range(db, q, start, end, step);
             assert_eq!(bits(&got), bits(&want), "{q} round {round}");
             // the cached text is what the API writes for a fresh answer
             let mut fresh = Vec::new();
             Value::Matrix(want).write_response(&[], &mut fresh);
-            assert!(json == fresh, "{q} round {round}: JSON differs");
+            assert!(json == fresh, "{q} round {round} step {step}: JSON differs");
         }
     }
-    let st = cache.stats();
-    let n = QUERIES.len() as u64;
-    // rounds 0 and 3 miss (new grids), 1 and 2 reuse earlier steps, 4 and
-    // 5 are all cached, 6 too unless the cut is a millisecond before a step
-    assert_eq!((st.misses, st.uncacheable), (2 * n, 0));
-    assert_eq!(st.partial_hits + st.hits, 5 * n);
-    assert!(st.hits >= 2 * n, "{st:?}");
-    assert!(st.entries > 0 && st.bytes > 0);
 }
