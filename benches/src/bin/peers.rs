@@ -273,6 +273,21 @@ fn rel(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// Bytes free to an unprivileged writer on `dir`'s file system, from
+/// POSIX `df -Pk` (None when it cannot say).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 fn main() {
     let args = Args::parse();
     let w = Workload::new(config(&args.scale, args.days)).expect("workload");
@@ -315,6 +330,24 @@ fn main() {
             assert_eq!(out.rejected_samples, 0, "{:?}", out.rejected.first());
         }
         engine.close().expect("close");
+    }
+    // The text forms take most of the disk the run needs: OpenMetrics
+    // ~166 bytes a sample, JSON lines ~21, then promtool's blocks and the
+    // three databases' data (medium: 6.2 GB at the peak). Said now rather
+    // than as promtool's "no space left on device" minutes later.
+    let need = samples * 220;
+    if let Some(free) = free_bytes(&work) {
+        if free < need {
+            eprintln!(
+                "peers: {} samples need about {:.1} GB free in {}; {:.1} GB are \
+                 (TMPDIR, or --keep DIR, puts the work on another file system)",
+                samples,
+                need as f64 / 1e9,
+                work.display(),
+                free as f64 / 1e9
+            );
+            std::process::exit(1);
+        }
     }
     // OpenMetrics one file per day: promtool reads its whole input once
     // for every 2-hour block it writes, so 30 days in one file would be
