@@ -41,9 +41,21 @@ pub fn write_uvarint(buf: &mut [u8], at: usize, mut v: u64) -> usize {
     i + 1
 }
 
+/// Maps signed to unsigned so that small magnitudes get small codes.
+#[inline]
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+#[inline]
+pub fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
 /// Appends `v` zigzag-encoded as a varint (small magnitudes stay small).
 pub fn put_varint(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+    put_uvarint(out, zigzag(v));
 }
 
 pub fn put_u16(out: &mut Vec<u8>, v: u16) {
@@ -165,8 +177,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn varint(&mut self, what: &'static str) -> Result<i64, DecodeError> {
-        let u = self.uvarint(what)?;
-        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+        Ok(unzigzag(self.uvarint(what)?))
     }
 
     /// A varint that must fit `usize` and be at most `max` (a count or length

@@ -13,7 +13,8 @@
 
 use std::fmt;
 
-use nines_engine::bytes::put_uvarint;
+// unzigzag: protobuf `sint64` to two's complement
+use nines_engine::bytes::{put_uvarint, unzigzag};
 use nines_engine::{Label, Labels, SeriesBatch, SeriesKind, SeriesRef, WriteBatch};
 use nines_proto::prometheus;
 use prost::Message;
@@ -504,12 +505,6 @@ fn count_lookups(
         let resolved = series.iter().filter(|s| s.resolved.is_some()).count();
         c.count(resolved.saturating_sub(numbered), misses.len());
     }
-}
-
-/// Zigzag (protobuf `sint64`) to two's complement.
-#[inline]
-fn unzigzag(n: u64) -> i64 {
-    ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
 /// How a packed column's elements run: deltas (timestamp deltas, counter

@@ -4,24 +4,7 @@
 
 use super::CodecError;
 
-/// Maps signed to unsigned so that small magnitudes get small codes.
-#[inline]
-pub(crate) fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-#[inline]
-pub(crate) fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
-}
-
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+pub(crate) use crate::bytes::{put_uvarint as put_varint, unzigzag, zigzag};
 
 pub(crate) fn put_zigzag(out: &mut Vec<u8>, v: i64) {
     put_varint(out, zigzag(v));

@@ -195,9 +195,7 @@ impl Matcher {
             _ => None,
         }
     }
-}
 
-impl Matcher {
     /// Appends the matcher as it prints (`name="value"`, the value
     /// escaped) to `out`: for keys built from many matchers without a
     /// string per matcher.

@@ -17,7 +17,7 @@ use std::fmt;
 
 use super::frame::{self, FrameTooLarge};
 use super::{WalLabels, WalSeries};
-use crate::bytes::{put_uvarint, write_uvarint, Cursor as ByteCursor};
+use crate::bytes::{put_uvarint, unzigzag, write_uvarint, zigzag, Cursor as ByteCursor};
 use crate::types::{Label, Labels, SeriesKind};
 
 /// Record types on disk. 0 is never used, so a zero-filled region can never
@@ -147,16 +147,6 @@ const MAX_ENTRY_SAMPLES: usize = 32 * 1024;
 const MIN_ENTRY_BYTES: usize = 4 + 1 + 1 + 8;
 /// Smallest label: empty name, value length, one value byte.
 const MIN_LABEL_BYTES: usize = 3;
-
-#[inline]
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-#[inline]
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
 
 /// Appends a framed `Series` record.
 pub fn encode_series(

@@ -8,6 +8,8 @@
 //! minimises the estimated size: per bin, `count × (ideal code length +
 //! obits)` plus the bits its table entry costs.
 
+use crate::bytes::zigzag;
+
 /// Most bins a column may have (a bin index fits a byte).
 pub(crate) const MAX_BINS: usize = 256;
 
@@ -97,10 +99,6 @@ pub(crate) fn rough_bits(symbols: &[i64]) -> f64 {
             c * ((n / c).log2() + len.saturating_sub(1) as f64)
         })
         .sum()
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
 }
 
 /// Distinct values with their counts, merged into at most [`MAX_FINE`]
